@@ -1,0 +1,651 @@
+"""Load, validate and index the knowledge base (YAML files inside the package).
+
+Every failure names the file, the field and the reason. Loading is cached per directory, so the
+engine pays for YAML parsing once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from calcinosis.core.assessment import Citation
+from calcinosis.core.calculations import CkdEpi2021
+from calcinosis.core.codes import (
+    icd10cm_is_valid,
+    loinc_is_valid,
+    rxnorm_is_valid,
+    snomed_is_valid,
+)
+from calcinosis.core.text import Cues, PhraseMatcher, tokenize
+from calcinosis.core.units import UnitConverter
+from calcinosis.errors import KnowledgeError
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
+_SIGNAL = re.compile(r"^[a-z0-9][a-z0-9.:\-]*$")
+EVIDENCE_LEVELS = ("1A", "1B", "2A", "2B", "3", "IV", "IV (single case)", "V")
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    """all / any / none over the engine's signals; an empty `any` means no constraint."""
+
+    all: tuple[str, ...] = ()
+    any: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+
+    def holds(self, signals: frozenset[str] | set[str]) -> bool:
+        if any(s in signals for s in self.none):
+            return False
+        if not all(s in signals for s in self.all):
+            return False
+        return not self.any or any(s in signals for s in self.any)
+
+    def met(self, signals: frozenset[str] | set[str]) -> tuple[str, ...]:
+        """The signals that made it hold, for the basis."""
+        return tuple(s for s in (*self.all, *self.any) if s in signals)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    summary: str
+    when: When
+    citations: tuple[str, ...]
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    id: str
+    label: str
+    kind: str
+    citations: tuple[str, ...]
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Analyte:
+    id: str
+    label: str
+    loinc: tuple[str, ...]
+    unit: str | None
+    molar_mass: float | None
+    low: float | None
+    high: float | None
+    qualitative: bool
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    id: str
+    value: float
+    unit: str
+    summary: str
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything the engine knows, validated and indexed."""
+
+    version: str
+    date: str
+    directory: str
+    citations: Mapping[str, Citation]
+    concepts: Mapping[str, Concept]
+    codes: Mapping[tuple[str, str], tuple[str, ...]]  # (system key, code) -> concepts
+    icd10cm_prefixes: Mapping[str, tuple[str, ...]]
+    analytes: Mapping[str, Analyte]
+    loinc_to_analyte: Mapping[str, str]
+    thresholds: Mapping[str, Threshold]
+    payne: Mapping[str, float]
+    ckd_epi: CkdEpi2021
+    contexts: Mapping[str, Mapping[str, str | None]]
+    implies: Mapping[str, tuple[str, ...]]
+    exam_labels: Mapping[str, Mapping[str, str]]
+    age_labels: Mapping[str, str]
+    topical_cues: frozenset[str]
+    findings_matcher: PhraseMatcher
+    medication_matcher: PhraseMatcher
+    analyte_matcher: PhraseMatcher
+    units: UnitConverter
+    suspicion: Mapping[str, Any]
+    classification: Mapping[str, Any]
+    differential: tuple[Rule, ...]
+    differential_top: int
+    workup: tuple[Rule, ...]
+    management: tuple[Rule, ...]
+    follow_up: tuple[Rule, ...]
+    warnings: tuple[Rule, ...]
+    missing_data: tuple[Rule, ...]
+    rules: Mapping[str, Rule]  # every rule by id, for `knowledge list` and diff
+
+    def threshold(self, key: str) -> float:
+        return self.thresholds[key].value
+
+    def rule(self, rule_id: str) -> Rule:
+        return self.rules[rule_id]
+
+
+DEFAULT_DIRECTORY = "default"
+
+
+def load_knowledge(directory: str | Path | None = None) -> Knowledge:
+    """The shipped knowledge base, or the one in `directory`. Raises KnowledgeError."""
+    key = DEFAULT_DIRECTORY if directory is None else str(Path(directory).resolve())
+    return _load_cached(key)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(key: str) -> Knowledge:
+    if key == DEFAULT_DIRECTORY:
+        root = importlib.resources.files("calcinosis") / "knowledge"
+        with importlib.resources.as_file(root) as path:
+            return _Loader(Path(path)).load()
+    return _Loader(Path(key)).load()
+
+
+class _Loader:
+    def __init__(self, root: Path) -> None:
+        if not root.is_dir():
+            raise KnowledgeError(str(root), "(directory)", "not a directory")
+        self.root = root
+        self.rules: dict[str, Rule] = {}
+        self.citations: dict[str, Citation] = {}
+
+    # ---------------------------------------------------------------- reading helpers
+    def read(self, name: str) -> dict[str, Any]:
+        path = self.root / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise KnowledgeError(name, "(file)", f"cannot read: {exc.strerror}") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise KnowledgeError(name, "(file)", f"invalid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise KnowledgeError(name, "(file)", "must hold a mapping at the top level")
+        return data
+
+    def cites(self, file: str, where: str, value: Any) -> tuple[str, ...]:
+        ids = _str_list(file, f"{where}.citations", value)
+        if not ids:
+            raise KnowledgeError(file, f"{where}.citations", "every rule must cite a source")
+        for cid in ids:
+            if cid not in self.citations:
+                raise KnowledgeError(file, f"{where}.citations", f"unknown citation {cid!r}")
+        return ids
+
+    def when(self, file: str, where: str, value: Any) -> When:
+        if value is None:
+            return When()
+        if not isinstance(value, dict):
+            raise KnowledgeError(file, where, "must be a mapping with all/any/none")
+        unknown = set(value) - {"all", "any", "none"}
+        if unknown:
+            raise KnowledgeError(file, where, f"unknown keys {sorted(unknown)}")
+        parts = {k: _str_list(file, f"{where}.{k}", value.get(k, [])) for k in value}
+        for key, signals in parts.items():
+            for s in signals:
+                if not _SIGNAL.match(s):
+                    raise KnowledgeError(file, f"{where}.{key}", f"malformed signal {s!r}")
+        return When(parts.get("all", ()), parts.get("any", ()), parts.get("none", ()))
+
+    def rule(self, file: str, where: str, item: Any, allowed: set[str]) -> Rule:
+        if not isinstance(item, dict):
+            raise KnowledgeError(file, where, "must be a mapping")
+        unknown = set(item) - allowed - {"id", "summary", "when", "citations"}
+        if unknown:
+            raise KnowledgeError(file, where, f"unknown keys {sorted(unknown)}")
+        rid = _str(file, f"{where}.id", item.get("id"))
+        if not _ID.match(rid):
+            raise KnowledgeError(file, f"{where}.id", f"malformed id {rid!r}")
+        if rid in self.rules:
+            raise KnowledgeError(file, f"{where}.id", f"duplicate rule id {rid!r}")
+        rule = Rule(
+            id=rid,
+            summary=_str(file, f"{where}.summary", item.get("summary", item.get("label"))),
+            when=self.when(file, f"{where}.when", item.get("when")),
+            citations=self.cites(file, where, item.get("citations")),
+            data={k: v for k, v in item.items() if k in allowed},
+        )
+        self.rules[rid] = rule
+        return rule
+
+    def rule_list(self, file: str, key: str, allowed: set[str]) -> tuple[Rule, ...]:
+        data = self.read(file)
+        items = data.get(key)
+        if not isinstance(items, list) or not items:
+            raise KnowledgeError(file, key, "must be a non-empty list")
+        return tuple(self.rule(file, f"{key}[{i}]", it, allowed) for i, it in enumerate(items))
+
+    # ---------------------------------------------------------------- the whole base
+    def load(self) -> Knowledge:
+        manifest = self.read("manifest.yaml")
+        version = _str("manifest.yaml", "version", manifest.get("version"))
+        if not re.match(r"^\d{4}\.\d+\.\d+$", version):
+            raise KnowledgeError("manifest.yaml", "version", "must look like 2026.1.0")
+        date = _str("manifest.yaml", "date", str(manifest.get("date", "")))
+        self.load_citations()
+        concepts, codes, prefixes, topical = self.load_value_sets()
+        analytes, aliases = self.load_analytes()
+        thresholds, payne, ckd = self.load_thresholds()
+        ctx = self.read("contexts.yaml")
+        self.cites("contexts.yaml", "contexts", ctx.get("citations"))
+        text = self.read("text.yaml")
+        self.cites("text.yaml", "text", text.get("citations"))
+        cues = _cues(text)
+        concept_ids = set(concepts)
+        contexts = _contexts(ctx, concept_ids)
+        implies = {
+            k: _str_list("contexts.yaml", f"implies.{k}", v)
+            for k, v in _mapping("contexts.yaml", "implies", ctx.get("implies")).items()
+        }
+        exam_labels = {
+            str(k): {str(a): str(b) for a, b in _mapping("contexts.yaml", k, v).items()}
+            for k, v in _mapping("contexts.yaml", "exam_labels", ctx.get("exam_labels")).items()
+        }
+        age_labels = {
+            str(k): str(v)
+            for k, v in _mapping("contexts.yaml", "age_labels", ctx.get("age_labels")).items()
+        }
+        findings_syn = {c.id: c.synonyms for c in concepts.values() if c.kind != "medication"}
+        med_syn = {c.id: c.synonyms for c in concepts.values() if c.kind == "medication"}
+        analyte_syn = {a: self.analyte_synonyms[a] for a in analytes}
+        suspicion = self.load_suspicion()
+        classification = self.load_classification()
+        diff_data = self.read("rules/differential.yaml")
+        differential = self.rule_list(
+            "rules/differential.yaml", "entries", {"label", "prior", "for", "against"}
+        )
+        for rule in differential:
+            for part in ("for", "against"):
+                weights = rule.data.get(part) or {}
+                if not isinstance(weights, dict) or not all(
+                    isinstance(v, (int, float)) and math.isfinite(v) for v in weights.values()
+                ):
+                    raise KnowledgeError(
+                        "rules/differential.yaml", f"{rule.id}.{part}", "weights must be numbers"
+                    )
+        workup = self.rule_list("rules/workup.yaml", "items", {"would_change"})
+        management = self.rule_list("rules/management.yaml", "options", {"evidence_level"})
+        for rule in management:
+            if rule.data.get("evidence_level") not in EVIDENCE_LEVELS:
+                raise KnowledgeError(
+                    "rules/management.yaml",
+                    f"{rule.id}.evidence_level",
+                    f"must be one of {', '.join(EVIDENCE_LEVELS)}",
+                )
+        follow_up = self.rule_list("rules/follow-up.yaml", "items", {"interval"})
+        warnings = self.rule_list("rules/warnings.yaml", "items", {"engine"})
+        missing = self.load_missing()
+        return Knowledge(
+            version=version,
+            date=date,
+            directory=str(self.root),
+            citations=self.citations,
+            concepts=concepts,
+            codes=codes,
+            icd10cm_prefixes=prefixes,
+            analytes=analytes,
+            loinc_to_analyte={code: a.id for a in analytes.values() for code in a.loinc},
+            thresholds=thresholds,
+            payne=payne,
+            ckd_epi=ckd,
+            contexts=contexts,
+            implies=implies,
+            exam_labels=exam_labels,
+            age_labels=age_labels,
+            topical_cues=topical,
+            findings_matcher=PhraseMatcher(findings_syn, cues),
+            medication_matcher=PhraseMatcher(med_syn, cues),
+            analyte_matcher=PhraseMatcher(analyte_syn, cues),
+            units=UnitConverter(aliases),
+            suspicion=suspicion,
+            classification=classification,
+            differential=differential,
+            differential_top=int(diff_data.get("report_top", 8)),
+            workup=workup,
+            management=management,
+            follow_up=follow_up,
+            warnings=warnings,
+            missing_data=missing,
+            rules=dict(self.rules),
+        )
+
+    def load_citations(self) -> None:
+        file = "citations.yaml"
+        items = self.read(file).get("citations")
+        if not isinstance(items, list) or not items:
+            raise KnowledgeError(file, "citations", "must be a non-empty list")
+        for i, item in enumerate(items):
+            where = f"citations[{i}]"
+            if not isinstance(item, dict):
+                raise KnowledgeError(file, where, "must be a mapping")
+            unknown = set(item) - {"id", "text", "doi", "pmid", "url"}
+            if unknown:
+                raise KnowledgeError(file, where, f"unknown keys {sorted(unknown)}")
+            cid = _str(file, f"{where}.id", item.get("id"))
+            if cid in self.citations:
+                raise KnowledgeError(file, f"{where}.id", f"duplicate citation {cid!r}")
+            doi = item.get("doi")
+            if doi is not None and not re.match(r"^10\.\d{4,9}/\S+$", str(doi)):
+                raise KnowledgeError(file, f"{where}.doi", f"malformed DOI {doi!r}")
+            pmid = item.get("pmid")
+            if pmid is not None and not re.match(r"^\d{1,9}$", str(pmid)):
+                raise KnowledgeError(file, f"{where}.pmid", f"malformed PMID {pmid!r}")
+            self.citations[cid] = Citation(
+                id=cid,
+                text=_str(file, f"{where}.text", item.get("text")),
+                doi=str(doi) if doi else None,
+                pmid=str(pmid) if pmid else None,
+                url=str(item["url"]) if item.get("url") else None,
+            )
+
+    def load_value_sets(
+        self,
+    ) -> tuple[
+        dict[str, Concept],
+        dict[tuple[str, str], tuple[str, ...]],
+        dict[str, tuple[str, ...]],
+        frozenset[str],
+    ]:
+        concepts: dict[str, Concept] = {}
+        codes: dict[tuple[str, str], list[str]] = {}
+        prefixes: dict[str, list[str]] = {}
+        topical: set[str] = set()
+        folder = self.root / "value-sets"
+        files = sorted(p.name for p in folder.glob("*.yaml")) if folder.is_dir() else []
+        if not files:
+            raise KnowledgeError("value-sets/", "(directory)", "holds no value-set files")
+        checks = {
+            "icd10cm": icd10cm_is_valid,
+            "snomed": snomed_is_valid,
+            "loinc": loinc_is_valid,
+            "rxnorm": rxnorm_is_valid,
+        }
+        for name in files:
+            file = f"value-sets/{name}"
+            data = self.read(file)
+            kind = _str(file, "kind", data.get("kind"))
+            topical.update(_str_list(file, "topical_cues", data.get("topical_cues", [])))
+            for i, item in enumerate(data.get("concepts") or []):
+                where = f"concepts[{i}]"
+                if not isinstance(item, dict):
+                    raise KnowledgeError(file, where, "must be a mapping")
+                unknown = set(item) - {"id", "label", "codes", "synonyms", "citations"}
+                if unknown:
+                    raise KnowledgeError(file, where, f"unknown keys {sorted(unknown)}")
+                cid = _str(file, f"{where}.id", item.get("id"))
+                if not _ID.match(cid) or cid in concepts:
+                    raise KnowledgeError(file, f"{where}.id", f"malformed or duplicate {cid!r}")
+                code_map = _mapping(file, f"{cid}.codes", item.get("codes") or {})
+                for system, values in code_map.items():
+                    listed = _str_list(file, f"{cid}.codes.{system}", values)
+                    if system == "icd10cm_prefix":
+                        for prefix in listed:
+                            if not re.match(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,3})?$", prefix):
+                                raise KnowledgeError(
+                                    file, f"{cid}.codes.{system}", f"malformed {prefix!r}"
+                                )
+                            prefixes.setdefault(prefix, []).append(cid)
+                        continue
+                    check = checks.get(system)
+                    if check is None:
+                        raise KnowledgeError(file, f"{cid}.codes", f"unknown system {system!r}")
+                    for code in listed:
+                        if not check(code):
+                            raise KnowledgeError(
+                                file, f"{cid}.codes.{system}", f"malformed code {code!r}"
+                            )
+                        codes.setdefault((system, code), []).append(cid)
+                synonyms = _str_list(file, f"{cid}.synonyms", item.get("synonyms", []))
+                for phrase in synonyms:
+                    if not tokenize(phrase.replace("*", "")):
+                        raise KnowledgeError(file, f"{cid}.synonyms", f"empty phrase {phrase!r}")
+                concepts[cid] = Concept(
+                    id=cid,
+                    label=_str(file, f"{where}.label", item.get("label")),
+                    kind=kind,
+                    citations=self.cites(file, cid, item.get("citations")),
+                    synonyms=tuple(_phrase(s) for s in synonyms),
+                )
+        return (
+            concepts,
+            {k: tuple(v) for k, v in codes.items()},
+            {k: tuple(v) for k, v in prefixes.items()},
+            frozenset(topical),
+        )
+
+    def load_analytes(self) -> tuple[dict[str, Analyte], dict[str, str]]:
+        file = "analytes.yaml"
+        data = self.read(file)
+        self.cites(file, "analytes", data.get("citations"))
+        aliases = {
+            str(k): str(v)
+            for k, v in _mapping(file, "spelling_aliases", data.get("spelling_aliases")).items()
+        }
+        out: dict[str, Analyte] = {}
+        self.analyte_synonyms: dict[str, tuple[str, ...]] = {}
+        allowed = {"label", "loinc", "unit", "molar_mass_g_per_mol", "range", "qualitative"}
+        allowed |= {"synonyms", "citations"}
+        for aid, item in _mapping(file, "analytes", data.get("analytes")).items():
+            where = f"analytes.{aid}"
+            item = _mapping(file, where, item)
+            unknown = set(item) - allowed
+            if unknown:
+                raise KnowledgeError(file, where, f"unknown keys {sorted(unknown)}")
+            loinc = _str_list(file, f"{where}.loinc", item.get("loinc", []))
+            for code in loinc:
+                if not loinc_is_valid(code):
+                    raise KnowledgeError(file, f"{where}.loinc", f"bad LOINC check digit {code!r}")
+            rng = _mapping(file, f"{where}.range", item.get("range") or {})
+            qualitative = bool(item.get("qualitative", False))
+            unit = item.get("unit")
+            if not qualitative and not unit:
+                raise KnowledgeError(file, f"{where}.unit", "a quantitative analyte needs a unit")
+            molar = item.get("molar_mass_g_per_mol")
+            if molar is not None and (not isinstance(molar, (int, float)) or molar <= 0):
+                raise KnowledgeError(file, f"{where}.molar_mass_g_per_mol", "must be positive")
+            out[str(aid)] = Analyte(
+                id=str(aid),
+                label=_str(file, f"{where}.label", item.get("label")),
+                loinc=loinc,
+                unit=str(unit) if unit else None,
+                molar_mass=float(molar) if molar is not None else None,
+                low=_opt_float(file, f"{where}.range.low", rng.get("low")),
+                high=_opt_float(file, f"{where}.range.high", rng.get("high")),
+                qualitative=qualitative,
+                citations=self.cites(file, where, item.get("citations")),
+            )
+            self.analyte_synonyms[str(aid)] = tuple(
+                _phrase(s) for s in _str_list(file, f"{where}.synonyms", item.get("synonyms", []))
+            )
+        return out, aliases
+
+    def load_thresholds(self) -> tuple[dict[str, Threshold], dict[str, float], CkdEpi2021]:
+        file = "thresholds.yaml"
+        data = self.read(file)
+        out: dict[str, Threshold] = {}
+        for tid, item in _mapping(file, "thresholds", data.get("thresholds")).items():
+            where = f"thresholds.{tid}"
+            item = _mapping(file, where, item)
+            value = item.get("value")
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise KnowledgeError(file, f"{where}.value", "must be a number")
+            out[str(tid)] = Threshold(
+                id=str(tid),
+                value=float(value),
+                unit=_str(file, f"{where}.unit", item.get("unit")),
+                summary=_str(file, f"{where}.summary", item.get("summary")),
+                citations=self.cites(file, where, item.get("citations")),
+            )
+        calcs = _mapping(file, "calculations", data.get("calculations"))
+        payne = dict(_mapping(file, "calculations.payne", calcs.get("payne")))
+        self.cites(file, "calculations.payne", payne.pop("citations", None))
+        ckd = dict(_mapping(file, "calculations.ckd-epi-2021", calcs.get("ckd-epi-2021")))
+        self.cites(file, "calculations.ckd-epi-2021", ckd.pop("citations", None))
+        try:
+            coefficients = CkdEpi2021.from_mapping(ckd)
+        except ValueError as exc:
+            raise KnowledgeError(file, "calculations.ckd-epi-2021", str(exc)) from None
+        if set(payne) != {"factor", "reference_albumin_g_dl"}:
+            raise KnowledgeError(file, "calculations.payne", "needs factor, reference_albumin_g_dl")
+        return out, {k: float(v) for k, v in payne.items()}, coefficients
+
+    def load_suspicion(self) -> dict[str, Any]:
+        file = "rules/suspicion.yaml"
+        data = self.read(file)
+        out: dict[str, Any] = {"applies": self.rule(file, "applies", data.get("applies"), set())}
+        for part, extra in (("pillars", {"decisive"}), ("supporting", set()), ("lowering", {"cap"})):
+            items = data.get(part)
+            if not isinstance(items, list) or not items:
+                raise KnowledgeError(file, part, "must be a non-empty list")
+            out[part] = tuple(self.rule(file, f"{part}[{i}]", x, extra) for i, x in enumerate(items))
+        levels = _mapping(file, "levels", data.get("levels"))
+        for key in ("high_pillars", "moderate_pillars", "moderate_supporting"):
+            if not isinstance(levels.get(key), int):
+                raise KnowledgeError(file, f"levels.{key}", "must be an integer")
+        out["levels"] = dict(levels)
+        return out
+
+    def load_classification(self) -> dict[str, Any]:
+        file = "rules/classification.yaml"
+        data = self.read(file)
+        evidence = _mapping(file, "evidence", data.get("evidence"))
+        out: dict[str, Any] = {
+            name: self.rule(file, f"evidence.{name}", evidence.get(name), set())
+            for name in ("confirmed", "likely", "possible")
+        }
+        alts = data.get("alternatives") or []
+        out["alternatives"] = tuple(
+            self.rule(file, f"alternatives[{i}]", x, {"explains"}) for i, x in enumerate(alts)
+        )
+        calci = _mapping(file, "calciphylaxis", data.get("calciphylaxis"))
+        out["calciphylaxis-histology"] = self.rule(
+            file, "calciphylaxis.histology", calci.get("histology"), set()
+        )
+        out["calciphylaxis-clinical"] = self.rule(
+            file, "calciphylaxis.clinical", calci.get("clinical"), set()
+        )
+        out["calciphylaxis-skin"] = _str_list(file, "calciphylaxis.skin_picture", calci.get("skin_picture"))
+        out["calciphylaxis-risk"] = _str_list(file, "calciphylaxis.risk", calci.get("risk"))
+        metabolic = _mapping(file, "metabolic", data.get("metabolic"))
+        for name in ("abnormal", "normal", "risk"):
+            out[f"metabolic-{name}"] = self.rule(
+                file, f"metabolic.{name}", metabolic.get(name), set()
+            )
+        out["iatrogenic"] = self.rule(file, "iatrogenic", data.get("iatrogenic"), set())
+        out["dystrophic"] = self.rule(file, "dystrophic", data.get("dystrophic"), set())
+        idio = dict(_mapping(file, "idiopathic", data.get("idiopathic")))
+        pattern = self.when(file, "idiopathic.pattern", idio.pop("pattern", None))
+        excluded = self.when(file, "idiopathic.excluded", idio.pop("excluded", None))
+        out["idiopathic"] = self.rule(file, "idiopathic", idio, set())
+        out["idiopathic-pattern"] = pattern
+        out["idiopathic-excluded"] = excluded
+        return out
+
+    def load_missing(self) -> tuple[Rule, ...]:
+        file = "rules/missing-data.yaml"
+        items = self.read(file).get("items")
+        if not isinstance(items, list) or not items:
+            raise KnowledgeError(file, "items", "must be a non-empty list")
+        out = []
+        for i, item in enumerate(items):
+            where = f"items[{i}]"
+            item = _mapping(file, where, item)
+            unknown = set(item) - {"id", "summary", "would_change", "when"}
+            if unknown:
+                raise KnowledgeError(file, where, f"unknown keys {sorted(unknown)}")
+            out.append(
+                Rule(
+                    id=_str(file, f"{where}.id", item.get("id")),
+                    summary=_str(file, f"{where}.summary", item.get("summary")),
+                    when=self.when(file, f"{where}.when", item.get("when")),
+                    citations=(),
+                    data={"would_change": _str(file, f"{where}.would_change", item.get("would_change"))},
+                )
+            )
+        return tuple(out)
+
+
+# -------------------------------------------------------------------- small validators
+def _str(file: str, where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise KnowledgeError(file, where, "must be a non-empty string")
+    return value
+
+
+def _opt_float(file: str, where: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise KnowledgeError(file, where, "must be a number")
+    return float(value)
+
+
+def _str_list(file: str, where: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise KnowledgeError(file, where, "must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _mapping(file: str, where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise KnowledgeError(file, where, "must be a mapping")
+    return value
+
+
+def _phrase(text: str) -> str:
+    """Synonyms are matched on tokens: keep a trailing * and turn punctuation into spaces."""
+    return " ".join(
+        part + ("*" if word.endswith("*") else "")
+        for word in text.lower().split()
+        for part in tokenize(word.rstrip("*"))
+    )
+
+
+def _cues(text: Mapping[str, Any]) -> Cues:
+    file = "text.yaml"
+
+    def phrases(key: str) -> tuple[tuple[str, ...], ...]:
+        return tuple(tokenize(p) for p in _str_list(file, key, text.get(key)))
+
+    windows = [text.get("forward_window"), text.get("backward_window")]
+    if not all(isinstance(w, int) and w > 0 for w in windows):
+        raise KnowledgeError(file, "forward_window/backward_window", "must be positive integers")
+    return Cues(
+        negation=phrases("negation"),
+        negation_after=phrases("negation_after"),
+        uncertainty=phrases("uncertainty"),
+        experiencer=phrases("experiencer"),
+        clause_breaks=frozenset(_str_list(file, "clause_breaks", text.get("clause_breaks"))),
+        forward_window=int(text["forward_window"]),
+        backward_window=int(text["backward_window"]),
+    )
+
+
+def _contexts(data: Mapping[str, Any], concept_ids: set[str]) -> dict[str, dict[str, str | None]]:
+    file = "contexts.yaml"
+    out: dict[str, dict[str, str | None]] = {}
+    for name, mapping in _mapping(file, "contexts", data.get("contexts")).items():
+        table: dict[str, str | None] = {}
+        for source, target in _mapping(file, f"contexts.{name}", mapping).items():
+            if source not in concept_ids:
+                raise KnowledgeError(file, f"contexts.{name}.{source}", "unknown concept")
+            table[str(source)] = None if target is None else str(target)
+        out[str(name)] = table
+    return out

@@ -1,0 +1,54 @@
+"""assess(case, knowledge, as_of) -> Assessment: the one entry point of the functional core."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from calcinosis.core.assessment import Assessment, PatientSummary
+from calcinosis.core.case import Case
+from calcinosis.core.knowledge import Knowledge
+from calcinosis.core.rules import plan
+from calcinosis.core.rules.calculate import calculate
+from calcinosis.core.rules.classify import classify
+from calcinosis.core.rules.differential import rank_differential
+from calcinosis.core.rules.signals import gather
+from calcinosis.core.rules.suspicion import judge_suspicion
+
+__all__ = ["assess"]
+
+
+def assess(case: Case, kb: Knowledge, as_of: dt.date) -> Assessment:
+    """Pure and deterministic: the same case, knowledge and date give the same assessment."""
+    ev = gather(case, kb, as_of)
+    calculate(ev, kb)
+    suspicion = judge_suspicion(ev, kb)
+    ev.add(f"suspicion:{suspicion.level}", *suspicion.basis.findings)
+    calcinosis = classify(ev, kb)
+    differential = rank_differential(ev, kb)
+    workup = plan.workup(ev, kb)
+    management = plan.management(ev, kb)
+    follow_up = plan.follow_up(ev, kb)
+    warnings = plan.warnings(ev, kb, case)
+    missing = plan.missing_data(ev, kb)
+    statements = [suspicion, calcinosis, *differential, *ev.calculations, *workup, *management]
+    statements += [*follow_up, *warnings]
+    cited = dict.fromkeys(c for s in statements for c in s.basis.citations)
+    return Assessment(
+        knowledge_version=kb.version,
+        patient=PatientSummary(
+            id=case.patient_id,
+            age_years=int(ev.age_years) if ev.age_years is not None else None,
+            sex=case.sex,
+        ),
+        dcc_suspicion=suspicion,
+        calcinosis=calcinosis,
+        differential=differential,
+        calculations=tuple(ev.calculations),
+        workup=workup,
+        management=management,
+        follow_up=follow_up,
+        warnings=warnings,
+        missing_data=missing,
+        citations=tuple(kb.citations[c] for c in cited),
+        as_of=as_of.isoformat(),
+    )

@@ -1,0 +1,69 @@
+"""Work-up, management, follow-up, warnings and missing data from the knowledge rule lists."""
+
+from __future__ import annotations
+
+from calcinosis.core.assessment import Basis, MissingData, Statement
+from calcinosis.core.case import Case
+from calcinosis.core.knowledge import Knowledge, Rule
+from calcinosis.core.rules.signals import Evidence
+
+
+def _statements(ev: Evidence, rules: tuple[Rule, ...], extra_keys: tuple[str, ...]) -> tuple[Statement, ...]:
+    out = []
+    for rule in rules:
+        if rule.data.get("engine") or not rule.when.holds(ev.signals):
+            continue
+        extra = []
+        for key in extra_keys:
+            value = rule.data.get(key)
+            if isinstance(value, dict):
+                value = f"{value['low']}-{value['high']} {value['unit']}" if value["low"] != value["high"] else f"{value['low']} {value['unit']}"
+            if value is not None:
+                extra.append((key, value))
+        out.append(
+            Statement(
+                id=rule.id,
+                summary=rule.summary,
+                basis=Basis(ev.findings_for(list(rule.when.met(ev.signals))), (rule.id,), rule.citations),
+                extra=tuple(extra),
+            )
+        )
+    return tuple(out)
+
+
+def workup(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
+    return _statements(ev, kb.workup, ("would_change",))
+
+
+def management(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
+    return _statements(ev, kb.management, ("evidence_level",))
+
+
+def follow_up(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
+    return _statements(ev, kb.follow_up, ("interval",))
+
+
+def warnings(ev: Evidence, kb: Knowledge, case: Case) -> tuple[Statement, ...]:
+    out = list(_statements(ev, kb.warnings, ()))
+    seen: set[tuple[str, str]] = set()
+    for rule_id, summary, finding in case.ingest_warnings:
+        if (rule_id, summary) in seen or rule_id not in kb.rules:
+            continue
+        seen.add((rule_id, summary))
+        rule = kb.rules[rule_id]
+        out.append(
+            Statement(
+                id=rule_id,
+                summary=f"{rule.summary}: {summary}",
+                basis=Basis((finding,), (rule_id,), rule.citations),
+            )
+        )
+    return tuple(out)
+
+
+def missing_data(ev: Evidence, kb: Knowledge) -> tuple[MissingData, ...]:
+    return tuple(
+        MissingData(rule.id, rule.summary, str(rule.data["would_change"]))
+        for rule in kb.missing_data
+        if rule.when.holds(ev.signals)
+    )

@@ -1,0 +1,227 @@
+"""Turn a Case into the signals the rules read, each with the findings that support it.
+
+A signal is a short string: a concept id ("acne"), its denial ("absent:pain"), or a derived
+fact ("lab:phosphate:high", "lesion:persistent", "med:isotretinoin:failed", "age:child").
+Thresholds come from the knowledge base by key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from calcinosis.core.assessment import Finding, MissingData, Statement
+from calcinosis.core.case import Case, LabResult
+from calcinosis.core.knowledge import Knowledge
+
+_HEAD_SITES = ("sites-face", "sites-periorbital", "sites-ear")
+_ACNE_SITES = ("sites-face", "sites-trunk-acne")
+_CALCIUM_FORMS = ("calcium", "calcium-corrected", "calcium-ionized")
+
+
+@dataclass
+class Evidence:
+    """Signals with their supporting findings, plus the numbers the statements report."""
+
+    signals: set[str] = field(default_factory=set)
+    support: dict[str, list[Finding]] = field(default_factory=lambda: defaultdict(list))
+    latest: dict[str, LabResult] = field(default_factory=dict)
+    age_years: float | None = None
+    calculations: list[Statement] = field(default_factory=list)
+    calc_values: dict[str, float] = field(default_factory=dict)
+    missing: list[MissingData] = field(default_factory=list)
+
+    def add(self, signal: str, *findings: Finding) -> None:
+        self.signals.add(signal)
+        bucket = self.support[signal]
+        for f in findings:
+            if f not in bucket:
+                bucket.append(f)
+
+    def has(self, signal: str) -> bool:
+        return signal in self.signals
+
+    def findings_for(self, signals: tuple[str, ...] | list[str]) -> tuple[Finding, ...]:
+        out: list[Finding] = []
+        for s in signals:
+            for f in self.support.get(s, ()):
+                if f not in out:
+                    out.append(f)
+        return tuple(out)
+
+
+def gather(case: Case, kb: Knowledge, as_of: dt.date) -> Evidence:
+    ev = Evidence()
+    _facts(case, ev)
+    _patient(case, kb, as_of, ev)
+    _medications(case, kb, ev)
+    _labs(case, kb, as_of, ev)
+    _lesions(case, kb, ev)
+    _acne_history(case, kb, as_of, ev)
+    return ev
+
+
+def _facts(case: Case, ev: Evidence) -> None:
+    for fact in case.facts:
+        if not fact.present:
+            ev.add(f"absent:{fact.concept}", fact.finding)
+        elif fact.uncertain:
+            ev.add(f"uncertain:{fact.concept}", fact.finding)
+        else:
+            ev.add(fact.concept, fact.finding)
+        if fact.finding.reference.startswith("Condition/") or fact.concept.startswith("absent"):
+            ev.add("history:documented", fact.finding)
+    for concept in ("trauma", "scar", "acne"):
+        if ev.has(f"absent:{concept}"):
+            ev.add("history:documented", *ev.support[f"absent:{concept}"])
+
+
+def _patient(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
+    ev.add(f"sex:{case.sex}")
+    days: float | None = None
+    if case.birth_date is not None:
+        days = float((as_of - case.birth_date).days)
+    elif case.age_range_years is not None:
+        year_days = kb.units.convert_duration_to_days(1.0, "a")
+        days = (case.age_range_years[0] + case.age_range_years[1]) / 2 * year_days
+    if days is None or days < 0:
+        ev.add("age:unknown")
+        return
+    year = kb.units.convert_duration_to_days(1.0, "a")
+    ev.age_years = days / year
+    neonate = kb.units.convert_duration_to_days(kb.threshold("neonate-age"), "d")
+    infant = kb.threshold("infant-age") * year
+    adult = kb.threshold("adult-age") * year
+    if days < neonate:
+        ev.add("age:neonate")
+    if days < infant:
+        ev.add("age:infant")
+    ev.add("age:adult" if days >= adult else "age:child")
+
+
+def _medications(case: Case, kb: Knowledge, ev: Evidence) -> None:
+    adequate_days = kb.units.convert_duration_to_days(
+        kb.threshold("isotretinoin-adequate-course"), kb.thresholds["isotretinoin-adequate-course"].unit
+    )
+    for med in case.medications:
+        if med.concepts:
+            ev.add("history:documented", med.finding)
+        for concept in sorted(med.concepts):
+            ev.add(f"med:{concept}", med.finding)
+            if med.response == "no response":
+                short = (
+                    concept == "isotretinoin"
+                    and med.start is not None
+                    and med.end is not None
+                    and (med.end - med.start).days < adequate_days
+                )
+                ev.add(f"med:{concept}:{'short-course' if short else 'failed'}", med.finding)
+            elif med.response in ("partial", "responded"):
+                ev.add(f"med:{concept}:{med.response}", med.finding)
+
+
+def _labs(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
+    for lab in case.labs:
+        current = ev.latest.get(lab.analyte)
+        if current is None or (lab.when or dt.date.min) >= (current.when or dt.date.min):
+            ev.latest[lab.analyte] = lab
+    stale_days = kb.threshold("recent-lab")
+    child = ev.has("age:child")
+    for analyte_id, lab in ev.latest.items():
+        analyte = kb.analytes[analyte_id]
+        f = lab.finding
+        ev.add(f"lab:{analyte_id}:known", f)
+        if lab.when is not None and (as_of - lab.when).days > stale_days:
+            ev.add("lab:stale", f)
+        if lab.value is not None:
+            ev.add(f"lab:{analyte_id}:value", f)
+        judgement = _judge(lab, analyte.low, analyte.high, child)
+        if judgement is not None:
+            ev.add(f"lab:{analyte_id}:{judgement}", f)
+        if lab.value is not None or judgement is not None:
+            ev.add(f"lab:{analyte_id}:usable", f)
+    if any(ev.has(f"lab:{a}:usable") for a in _CALCIUM_FORMS):
+        ev.add("lab:calcium-any:usable", *ev.findings_for([f"lab:{a}:usable" for a in _CALCIUM_FORMS]))
+
+
+def _judge(lab: LabResult, low: float | None, high: float | None, child: bool) -> str | None:
+    """Report range first, then the lab's flag, then adult defaults (never for children)."""
+    if lab.value is not None and (lab.low is not None or lab.high is not None):
+        return _against(lab.value, lab.low, lab.high)
+    if lab.flag is not None:
+        return lab.flag
+    if lab.value is not None and not child:
+        return _against(lab.value, low, high)
+    return None
+
+
+def _against(value: float, low: float | None, high: float | None) -> str:
+    if high is not None and value > high:
+        return "high"
+    if low is not None and value < low:
+        return "low"
+    return "normal"
+
+
+def _lesions(case: Case, kb: Knowledge, ev: Evidence) -> None:
+    les = case.lesions
+    findings = les.findings
+    consistency = set(les.consistency)
+    for kind in consistency:
+        ev.add(f"lesion:{kind}", *findings)
+    if consistency & {"hard", "firm"}:
+        ev.add("lesion:hard-or-firm", *findings)
+    if "soft" in consistency and not consistency & {"hard", "firm"}:
+        ev.add("lesion:soft", *findings)
+    year = kb.units.convert_duration_to_days(1.0, "a")
+    persistent = kb.threshold("persistent-lesion-duration") * year
+    if les.duration_days is not None and les.duration_days >= persistent:
+        ev.add("lesion:persistent", *findings)
+    elif les.duration_days is None and ev.has("persistent"):
+        ev.add("lesion:persistent", *ev.support["persistent"])
+    if les.count == 1 or (les.count is None and ev.has("single-lesion")):
+        ev.add("lesion:single", *findings)
+    elif les.count is not None and les.count >= kb.threshold("many-lesions"):
+        ev.add("lesion:many", *findings)
+    if les.size_mm_high is not None and les.size_mm_high <= kb.threshold("small-lesion-size"):
+        ev.add("lesion:small", *findings)
+    sites = set(les.sites) or {s for s in ev.signals if s.startswith("sites-")}
+    site_findings = ev.findings_for(sorted(sites))
+    if sites & {"sites-face", "sites-periorbital"}:
+        ev.add("site:face", *site_findings)
+    if not sites or sites & set(_ACNE_SITES):
+        ev.add("site:acne-prone-or-unknown", *site_findings)
+    if sites and not sites & set(_HEAD_SITES):
+        ev.add("site:not-face", *site_findings)
+    if "sites-scrotum" in sites:
+        ev.add("site:scrotum", *site_findings)
+    head = bool(sites & set(_HEAD_SITES))
+    if ev.has("age:child") and head and ev.has("lesion:single"):
+        ev.add("scn:pattern", *site_findings, *findings)
+
+
+def _acne_history(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
+    if not ev.has("acne"):
+        return
+    long_days = kb.threshold("long-acne-history") * kb.units.convert_duration_to_days(1.0, "a")
+    adult_years = kb.threshold("adult-age")
+    youth = ev.has("onset-in-youth")
+    for fact in case.facts:
+        if fact.concept != "acne" or not fact.present:
+            continue
+        if fact.onset is not None and (as_of - fact.onset).days >= long_days:
+            ev.add("acne:long-history", fact.finding)
+        elif fact.onset is None and (youth or fact.onset_text) and _is_youth(fact.onset_text, kb):
+            youth = True
+    if youth and ev.age_years is not None and ev.age_years >= adult_years + 2:
+        ev.add("acne:long-history", *ev.support.get("onset-in-youth", []), *ev.support["acne"])
+    if ev.has("site:acne-prone-or-unknown"):
+        ev.add("damage:acne", *ev.support["acne"])
+
+
+def _is_youth(onset_text: str, kb: Knowledge) -> bool:
+    return any(
+        h.concept == "onset-in-youth" and h.affirmed
+        for h in kb.findings_matcher.find(onset_text)
+    ) if onset_text else True

@@ -1,0 +1,661 @@
+"""Shell: a FHIR R4 Bundle (any type) about one patient -> a typed Case.
+
+Reads Patient, Condition, MedicationStatement/Request/Administration, Observation (labs, exam,
+imaging, histology results), DiagnosticReport, Procedure and text/plain DocumentReference notes.
+Unknown content is ignored; malformed content that we must read is refused with a contract code.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from calcinosis.core.assessment import Finding
+from calcinosis.core.case import Case, Fact, LabResult, Lesions, Medication
+from calcinosis.core.codes import CodeSystem, normalise_icd10
+from calcinosis.core.knowledge import Knowledge
+from calcinosis.core.text import PhraseMatcher
+from calcinosis.errors import (
+    InvalidResourceError,
+    MultiplePatientsError,
+    NoPatientError,
+    NotABundleError,
+    UnitError,
+)
+from calcinosis.fhir.resources import Resolver, codings, date_of, first_text, text_of
+
+_RESPONSE = re.compile(
+    r"^Treatment response: (responded|no response|partial|unknown|not-applicable)\.", re.I
+)
+_SKIP_STATUS = {"entered-in-error", "cancelled", "draft", "not-taken", "intended"}
+_INTERPRETATION = {
+    "N": "normal",
+    "H": "high",
+    "HH": "high",
+    "HU": "high",
+    "L": "low",
+    "LL": "low",
+    "LU": "low",
+    "A": "abnormal",
+    "AA": "abnormal",
+    "POS": "positive",
+    "NEG": "negative",
+    "DET": "positive",
+    "ND": "negative",
+}
+_CONSISTENCY = {
+    "consistency-hard": "hard",
+    "consistency-firm": "firm",
+    "consistency-soft": "soft",
+    "consistency-indurated": "indurated",
+}
+_SITE_PREFIX = "sites-"
+
+
+def case_from_bundle(bundle: Mapping[str, Any], kb: Knowledge) -> Case:
+    """Validate the Bundle's shape and turn its resources into a Case."""
+    if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
+        raise NotABundleError("the input is not a FHIR Bundle (resourceType must be 'Bundle')")
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        raise InvalidResourceError("Bundle.entry must be a list")
+    resolver = Resolver()
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise InvalidResourceError(f"Bundle.entry[{index}] must be an object")
+        resource = entry.get("resource")
+        if resource is None:
+            continue
+        if not isinstance(resource, Mapping) or not isinstance(resource.get("resourceType"), str):
+            raise InvalidResourceError(f"Bundle.entry[{index}].resource has no resourceType")
+        full_url = entry.get("fullUrl")
+        if full_url is not None and not isinstance(full_url, str):
+            raise InvalidResourceError(f"Bundle.entry[{index}].fullUrl must be a string")
+        resolver.add(resource, full_url)
+    return _CaseBuilder(kb, resolver).build()
+
+
+class _CaseBuilder:
+    def __init__(self, kb: Knowledge, resolver: Resolver) -> None:
+        self.kb = kb
+        self.r = resolver
+        self.facts: list[Fact] = []
+        self.labs: list[LabResult] = []
+        self.meds: list[Medication] = []
+        self.warnings: list[tuple[str, str, Finding]] = []
+        self.lesion: dict[str, Any] = {"consistency": [], "sites": [], "findings": []}
+        self.age_range: tuple[float, float] | None = None
+
+    def build(self) -> Case:
+        patients = [p for p in self.r.of_type("Patient") if p.get("active") is not False]
+        if not patients:
+            raise NoPatientError("the Bundle holds no Patient resource")
+        if len(patients) > 1:
+            raise MultiplePatientsError(
+                f"the Bundle holds {len(patients)} patients; assess one patient per Bundle"
+            )
+        patient = patients[0]
+        self.r.set_patient(patient)
+        sex = patient.get("gender", "unknown")
+        if sex not in ("male", "female", "other", "unknown"):
+            raise InvalidResourceError(f"Patient.gender {sex!r} is not a FHIR gender code")
+        birth = patient.get("birthDate")
+        birth_date = date_of(birth, "Patient.birthDate") if birth is not None else None
+        for resource in self.r.resources():
+            if not self.r.belongs_to_patient(resource):
+                continue
+            kind = resource["resourceType"]
+            reader = _READERS.get(kind)
+            if reader is not None:
+                reader(self, resource)
+        return Case(
+            patient_id=str(patient.get("id") or "unknown"),
+            patient_reference=self.r.reference_of(patient),
+            sex=sex,
+            birth_date=birth_date,
+            age_range_years=self.age_range,
+            facts=tuple(self.facts),
+            labs=tuple(self.labs),
+            medications=tuple(self.meds),
+            lesions=self._lesions(),
+            ingest_warnings=tuple(self.warnings),
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def finding(self, resource: Mapping[str, Any], summary: str) -> Finding:
+        return Finding(self.r.reference_of(resource), _shorten(summary))
+
+    def read_text(
+        self,
+        text: str,
+        context: str,
+        finding: Finding,
+        *,
+        matcher: PhraseMatcher | None = None,
+        historical: bool = False,
+        uncertain: bool = False,
+        onset: dt.date | None = None,
+        onset_text: str = "",
+    ) -> list[str]:
+        """Match text in a context and record the facts; returns the affirmed concept ids."""
+        table = self.kb.contexts.get(context, {})
+        found: list[str] = []
+        for hit in (matcher or self.kb.findings_matcher).find(text):
+            if hit.other_person:
+                continue
+            concept: str | None = table.get(hit.concept, hit.concept)
+            if concept is None:
+                continue
+            self.add_fact(
+                concept,
+                not hit.negated,
+                finding,
+                uncertain=uncertain or hit.uncertain,
+                historical=historical,
+                origin="text",
+                onset=onset,
+                onset_text=onset_text,
+            )
+            if not hit.negated and not hit.uncertain:
+                found.append(concept)
+        return found
+
+    def add_fact(
+        self,
+        concept: str,
+        present: bool,
+        finding: Finding,
+        *,
+        uncertain: bool = False,
+        historical: bool = False,
+        origin: str = "structured",
+        onset: dt.date | None = None,
+        onset_text: str = "",
+    ) -> None:
+        for cid in (concept, *(self.kb.implies.get(concept, ()) if present else ())):
+            self.facts.append(
+                Fact(cid, present, finding, uncertain, historical, origin, onset, onset_text)
+            )
+
+    # ------------------------------------------------------------------ resources
+    def condition(self, res: Mapping[str, Any]) -> None:
+        verification = _status_code(res.get("verificationStatus"))
+        if verification in ("refuted", "entered-in-error"):
+            return
+        uncertain = verification in ("provisional", "differential", "unconfirmed")
+        clinical = _status_code(res.get("clinicalStatus")) or "active"
+        historical = clinical in ("resolved", "inactive", "remission")
+        code = res.get("code")
+        label = first_text(code) or "condition"
+        finding = self.finding(res, f"Condition: {label}")
+        onset = None
+        if isinstance(res.get("onsetDateTime"), str):
+            onset = date_of(res["onsetDateTime"], "Condition.onsetDateTime")
+        onset_text = res.get("onsetString") if isinstance(res.get("onsetString"), str) else ""
+        coded = False
+        for system, value in codings(code):
+            for cid in self._concepts_for_code(system, value):
+                coded = True
+                self.add_fact(
+                    cid,
+                    True,
+                    finding,
+                    uncertain=uncertain,
+                    historical=historical,
+                    origin="code",
+                    onset=onset,
+                    onset_text=onset_text,
+                )
+        text = text_of(code)
+        if text:
+            kwargs: dict[str, Any] = {
+                "historical": historical,
+                "uncertain": uncertain,
+                "onset": onset,
+                "onset_text": onset_text,
+            }
+            self.read_text(text, "condition", finding, **kwargs)
+            self.read_text(
+                text, "condition", finding, matcher=self.kb.medication_matcher, **kwargs
+            )
+        if uncertain and (coded or text):
+            self.warnings.append(
+                ("warning.uncertain-diagnosis", f"Provisional diagnosis: {label}", finding)
+            )
+
+    def medication(self, res: Mapping[str, Any]) -> None:
+        status = res.get("status", "unknown")
+        if status in _SKIP_STATUS:
+            return
+        kind = res["resourceType"]
+        concept = res.get("medicationCodeableConcept")
+        if concept is None and isinstance(res.get("medicationReference"), Mapping):
+            target = self.r.resolve(res["medicationReference"].get("reference"), res)
+            concept = target.get("code") if target else None
+        label = first_text(concept) or "medication"
+        finding = self.finding(res, f"{kind}: {label} ({status})")
+        concepts: set[str] = set()
+        for system, value in codings(concept):
+            concepts.update(self._concepts_for_code(system, value))
+        text = text_of(concept)
+        dosage = " ".join(
+            d.get("text", "") for d in res.get("dosageInstruction") or [] if isinstance(d, Mapping)
+        )
+        route_text = f"{text} {dosage}".lower()
+        for hit in self.kb.medication_matcher.find(text):
+            if not hit.negated:
+                concepts.add(hit.concept)
+        if "oral-antibiotic" in concepts and any(c in route_text for c in self.kb.topical_cues):
+            concepts.discard("oral-antibiotic")
+            concepts.add("topical-acne-treatment")
+        notes = " ".join(
+            n.get("text", "") for n in res.get("note") or [] if isinstance(n, Mapping)
+        )
+        match = _RESPONSE.match(notes.strip())
+        response = match.group(1).lower() if match else "unknown"
+        start, end = _period(res, kind)
+        self.meds.append(
+            Medication(
+                concepts=frozenset(concepts),
+                finding=finding,
+                status=str(status),
+                response=response,
+                start=start,
+                end=end,
+                text=text,
+                is_order=kind == "MedicationRequest",
+                note=notes,
+            )
+        )
+
+    def observation(self, res: Mapping[str, Any]) -> None:
+        if res.get("status") in ("entered-in-error", "cancelled"):
+            return
+        code = res.get("code") or {}
+        label = code.get("text") if isinstance(code, Mapping) else None
+        if isinstance(label, str) and label in self.kb.age_labels:
+            self._age_range(res, self.kb.age_labels[label])
+            return
+        if isinstance(label, str) and label in self.kb.exam_labels:
+            self._exam(res, label, self.kb.exam_labels[label])
+            return
+        analyte = self._analyte_of(code)
+        if analyte is not None:
+            self._lab(res, analyte)
+            return
+        self._coded_finding(res)
+
+    def diagnostic_report(self, res: Mapping[str, Any]) -> None:
+        if res.get("status") in ("entered-in-error", "cancelled"):
+            return
+        categories = {value for _, value in codings_all(res.get("category"))}
+        title = first_text(res.get("code")) or "report"
+        imaging = "RAD" in categories or any(
+            w in title.lower() for w in ("imaging", "radiograph", "x-ray", "ultrasound", "ct ")
+        )
+        context = "imaging" if imaging else "histology"
+        finding = self.finding(res, f"{title}: {res.get('conclusion') or ''}")
+        texts = [res.get("conclusion")] if isinstance(res.get("conclusion"), str) else []
+        texts += [text_of(c) for c in res.get("conclusionCode") or []]
+        texts += list(_attachments(res.get("presentedForm")))
+        for text in texts:
+            if text:
+                self.read_text(text, context, finding)
+        if not imaging:
+            self.add_fact("histology:done", True, finding)
+        else:
+            self.add_fact("imaging:done", True, finding)
+
+    def procedure(self, res: Mapping[str, Any]) -> None:
+        if res.get("status") in ("entered-in-error", "not-done", "preparation"):
+            return
+        title = first_text(res.get("code")) or "procedure"
+        finding = self.finding(res, f"Procedure: {title}")
+        lowered = title.lower()
+        context = "extraction" if any(
+            w in lowered for w in ("extract", "excis", "curett", "incision", "expression")
+        ) else "condition"
+        self.read_text(title, "condition", finding)
+        extra = [text_of(res.get("outcome"))]
+        extra += [n.get("text", "") for n in res.get("note") or [] if isinstance(n, Mapping)]
+        for text in extra:
+            if text:
+                self.read_text(text, context, finding)
+
+    def document(self, res: Mapping[str, Any]) -> None:
+        if res.get("status") == "entered-in-error":
+            return
+        finding = self.finding(res, f"Clinical note: {res.get('description') or 'note'}")
+        for content in res.get("content") or []:
+            if isinstance(content, Mapping):
+                for text in _attachments([content.get("attachment")]):
+                    self.read_text(text, "exam", finding)
+
+    # ------------------------------------------------------------------ observation kinds
+    def _exam(self, res: Mapping[str, Any], label: str, spec: Mapping[str, str]) -> None:
+        field = spec["field"]
+        value = _observation_value(res)
+        finding = self.finding(res, f"{label}: {value if value is not None else ''}")
+        site = res.get("bodySite")
+        if isinstance(site, Mapping) and text_of(site):
+            self._sites(text_of(site), finding)
+        if spec.get("context") == "imaging":
+            self.add_fact("imaging:done", True, finding)
+        elif spec.get("concept", "").startswith("histology-") or spec.get("context") == "histology":
+            self.add_fact("histology:done", True, finding)
+        if field == "boolean":
+            if isinstance(res.get("valueBoolean"), bool):
+                self.add_fact(spec["concept"], res["valueBoolean"], finding)
+            return
+        if field == "text" and isinstance(value, str):
+            self.read_text(value, spec.get("context", "exam"), finding)
+            self.lesion["findings"].append(finding)
+        elif field == "sites" and isinstance(value, str):
+            self._sites(value, finding)
+        elif field == "consistency" and isinstance(value, str):
+            for hit in self.kb.findings_matcher.find(value):
+                kind = _CONSISTENCY.get(hit.concept)
+                if kind and not hit.negated:
+                    self.lesion["consistency"].append(kind)
+            self.lesion["findings"].append(finding)
+        elif field == "count":
+            if isinstance(res.get("valueInteger"), int) and res["valueInteger"] >= 0:
+                self.lesion["count"] = res["valueInteger"]
+            elif isinstance(value, str):
+                self.lesion["count_text"] = value
+                self.read_text(value, "exam", finding)
+        elif field == "size":
+            self._size(res)
+        elif field == "duration":
+            self._duration(res, finding)
+
+    def _sites(self, text: str, finding: Finding) -> None:
+        if not self.lesion.get("site_text"):
+            self.lesion["site_text"] = text
+        for hit in self.kb.findings_matcher.find(text):
+            if hit.concept.startswith(_SITE_PREFIX) and not hit.negated:
+                if hit.concept not in self.lesion["sites"]:
+                    self.lesion["sites"].append(hit.concept)
+                    self.add_fact(hit.concept, True, finding)
+
+    def _size(self, res: Mapping[str, Any]) -> None:
+        quantities: list[Any] = []
+        if isinstance(res.get("valueQuantity"), Mapping):
+            quantities = [res["valueQuantity"], res["valueQuantity"]]
+        elif isinstance(res.get("valueRange"), Mapping):
+            quantities = [res["valueRange"].get("low"), res["valueRange"].get("high")]
+        values = []
+        for q in quantities:
+            try:
+                values.append(self._quantity(q, "mm"))
+            except UnitError:
+                values.append(None)
+        if values:
+            self.lesion["size_low"], self.lesion["size_high"] = values[0], values[-1]
+
+    def _duration(self, res: Mapping[str, Any], finding: Finding) -> None:
+        q = res.get("valueQuantity")
+        if isinstance(q, Mapping) and isinstance(q.get("value"), (int, float)):
+            unit = q.get("code") or q.get("unit")
+            try:
+                self.lesion["duration_days"] = self.kb.units.convert_duration_to_days(
+                    float(q["value"]), str(unit)
+                )
+            except UnitError as exc:
+                self.warnings.append(("warning.unit-not-usable", exc.message, finding))
+        elif isinstance(res.get("valueString"), str):
+            self.lesion["duration_text"] = res["valueString"]
+            self.read_text(res["valueString"], "exam", finding)
+
+    def _age_range(self, res: Mapping[str, Any], unit: str) -> None:
+        rng = res.get("valueRange")
+        if not isinstance(rng, Mapping):
+            return
+        try:
+            low = self.kb.units.convert_duration_to_days(float(rng["low"]["value"]), unit)
+            high = self.kb.units.convert_duration_to_days(float(rng["high"]["value"]), unit)
+        except (KeyError, TypeError, ValueError, UnitError):
+            return
+        year = self.kb.units.convert_duration_to_days(1.0, "a")
+        self.age_range = (low / year, high / year)
+
+    def _analyte_of(self, code: Any) -> str | None:
+        for system, value in codings(code):
+            if system == CodeSystem.LOINC and value in self.kb.loinc_to_analyte:
+                return self.kb.loinc_to_analyte[value]
+        text = text_of(code)
+        if not text:
+            return None
+        hits = [h for h in self.kb.analyte_matcher.find(text) if not h.negated]
+        return hits[0].concept if hits else None
+
+    def _lab(self, res: Mapping[str, Any], analyte_id: str) -> None:
+        analyte = self.kb.analytes[analyte_id]
+        label = first_text(res.get("code")) or analyte.label
+        when = None
+        if isinstance(res.get("effectiveDateTime"), str):
+            when = date_of(res["effectiveDateTime"], "Observation.effectiveDateTime")
+        flag = _flag(res.get("interpretation"))
+        value: float | None = None
+        problem: str | None = None
+        q = res.get("valueQuantity")
+        shown = ""
+        if isinstance(q, Mapping) and "value" in q:
+            raw = q.get("value")
+            unit = q.get("code") or q.get("unit")
+            shown = f"{raw} {unit or '(no unit)'}"
+            if not isinstance(raw, (int, float)) or isinstance(raw, bool):
+                raise InvalidResourceError(f"Observation valueQuantity.value {raw!r} is not a number")
+            if analyte.unit is None:
+                problem = None
+            else:
+                try:
+                    value = self._quantity(q, analyte.unit, analyte.molar_mass)
+                except UnitError as exc:
+                    problem = (
+                        f"{label} {raw} with unit {unit!r} cannot be used: {exc.message}"
+                        if unit
+                        else f"{label} {raw} was sent without a unit and cannot be used"
+                    )
+        elif isinstance(res.get("valueString"), str):
+            shown = res["valueString"]
+            flag = flag or _qualitative_flag(res["valueString"])
+        elif isinstance(res.get("valueCodeableConcept"), Mapping):
+            shown = first_text(res["valueCodeableConcept"])
+            flag = flag or _qualitative_flag(shown)
+        low, high = self._reference_range(res, analyte.unit, analyte.molar_mass)
+        finding = self.finding(res, f"{label} {shown} {f'({flag})' if flag else ''}".strip())
+        if problem:
+            self.warnings.append(("warning.unit-not-usable", problem, finding))
+        self.labs.append(
+            LabResult(
+                analyte=analyte_id,
+                finding=finding,
+                when=when,
+                value=value,
+                unit=analyte.unit if value is not None else None,
+                flag=flag,
+                low=low,
+                high=high,
+                unit_problem=problem,
+                text=label,
+            )
+        )
+
+    def _quantity(self, q: Any, target: str, molar_mass: float | None = None) -> float:
+        if not isinstance(q, Mapping) or not isinstance(q.get("value"), (int, float)):
+            raise UnitError("no numeric value")
+        unit = q.get("code") or q.get("unit")
+        if q.get("system") not in (None, CodeSystem.UCUM) and q.get("code"):
+            unit = q.get("unit") or q.get("code")
+        if not isinstance(unit, str) or not unit:
+            raise UnitError("no unit was sent")
+        return self.kb.units.convert(float(q["value"]), unit, target, molar_mass)
+
+    def _reference_range(
+        self, res: Mapping[str, Any], unit: str | None, molar: float | None
+    ) -> tuple[float | None, float | None]:
+        ranges = res.get("referenceRange")
+        if not unit or not isinstance(ranges, list) or not ranges:
+            return None, None
+        rng = ranges[0] if isinstance(ranges[0], Mapping) else {}
+        out: list[float | None] = []
+        for key in ("low", "high"):
+            try:
+                out.append(self._quantity(rng.get(key), unit, molar))
+            except UnitError:
+                out.append(None)
+        return out[0], out[1]
+
+    def _coded_finding(self, res: Mapping[str, Any]) -> None:
+        """Observations we have no label for: SNOMED-coded findings and exam/imaging text."""
+        code = res.get("code")
+        label = first_text(code) or "observation"
+        finding = self.finding(res, f"{label}: {_observation_value(res) or ''}")
+        present = res.get("valueBoolean") is not False
+        for source in (code, res.get("valueCodeableConcept")):
+            for system, value in codings(source):
+                for cid in self._concepts_for_code(system, value):
+                    self.add_fact(cid, present, finding, origin="code")
+        categories = {value for _, value in codings_all(res.get("category"))}
+        value = res.get("valueString")
+        if isinstance(value, str) and categories & {"exam", "imaging"}:
+            self.read_text(value, "imaging" if "imaging" in categories else "exam", finding)
+
+    def _concepts_for_code(self, system: str, value: str) -> tuple[str, ...]:
+        kb = self.kb
+        if system in (CodeSystem.ICD10CM, CodeSystem.ICD10):
+            code = normalise_icd10(value)
+            found = list(kb.codes.get(("icd10cm", code), ()))
+            for prefix, concepts in kb.icd10cm_prefixes.items():
+                if code.startswith(prefix):
+                    found.extend(concepts)
+            return tuple(found)
+        key = {
+            CodeSystem.SNOMED: "snomed",
+            CodeSystem.RXNORM: "rxnorm",
+            CodeSystem.LOINC: "loinc",
+        }.get(CodeSystem(system)) if system in _KNOWN_SYSTEMS else None
+        return kb.codes.get((key, value), ()) if key else ()
+
+    def _lesions(self) -> Lesions:
+        les = self.lesion
+        return Lesions(
+            consistency=tuple(dict.fromkeys(les["consistency"])),
+            count=les.get("count"),
+            count_text=les.get("count_text", ""),
+            size_mm_low=les.get("size_low"),
+            size_mm_high=les.get("size_high"),
+            duration_days=les.get("duration_days"),
+            duration_text=les.get("duration_text", ""),
+            sites=tuple(les["sites"]),
+            site_text=les.get("site_text", ""),
+            findings=tuple(les["findings"]),
+        )
+
+
+_KNOWN_SYSTEMS = {s.value for s in CodeSystem}
+
+_READERS = {
+    "Condition": _CaseBuilder.condition,
+    "MedicationStatement": _CaseBuilder.medication,
+    "MedicationRequest": _CaseBuilder.medication,
+    "MedicationAdministration": _CaseBuilder.medication,
+    "Observation": _CaseBuilder.observation,
+    "DiagnosticReport": _CaseBuilder.diagnostic_report,
+    "Procedure": _CaseBuilder.procedure,
+    "DocumentReference": _CaseBuilder.document,
+}
+
+
+def codings_all(value: Any) -> Iterable[tuple[str, str]]:
+    """Codings of a CodeableConcept or of a list of them."""
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        yield from codings(item)
+
+
+def _status_code(value: Any) -> str | None:
+    for _, code in codings(value):
+        return code
+    return None
+
+
+def _flag(value: Any) -> str | None:
+    for _, code in codings_all(value):
+        if code in _INTERPRETATION:
+            return _INTERPRETATION[code]
+    return None
+
+
+def _qualitative_flag(text: str) -> str | None:
+    lowered = text.lower()
+    if lowered.startswith(("positive", "detected", "reactive")):
+        return "positive"
+    if lowered.startswith(("negative", "not detected", "non-reactive", "nonreactive")):
+        return "negative"
+    if lowered.startswith(("normal", "within normal", "within limits", "unremarkable")):
+        return "normal"
+    return None
+
+
+def _observation_value(res: Mapping[str, Any]) -> Any:
+    for key in ("valueString", "valueBoolean", "valueInteger"):
+        if key in res:
+            return res[key]
+    if isinstance(res.get("valueCodeableConcept"), Mapping):
+        return first_text(res["valueCodeableConcept"])
+    q = res.get("valueQuantity")
+    if isinstance(q, Mapping):
+        return f"{q.get('value')} {q.get('unit') or q.get('code') or ''}".strip()
+    rng = res.get("valueRange")
+    if isinstance(rng, Mapping):
+        low, high = rng.get("low") or {}, rng.get("high") or {}
+        return f"{low.get('value')}-{high.get('value')} {high.get('unit') or ''}".strip()
+    return None
+
+
+def _period(res: Mapping[str, Any], kind: str) -> tuple[dt.date | None, dt.date | None]:
+    period = res.get("effectivePeriod")
+    if kind == "MedicationRequest":
+        dispense = res.get("dispenseRequest") or {}
+        period = dispense.get("validityPeriod") if isinstance(dispense, Mapping) else None
+        if not isinstance(period, Mapping) and isinstance(res.get("authoredOn"), str):
+            return date_of(res["authoredOn"], "MedicationRequest.authoredOn"), None
+    if kind == "MedicationAdministration" and isinstance(res.get("effectiveDateTime"), str):
+        day = date_of(res["effectiveDateTime"], "MedicationAdministration.effectiveDateTime")
+        return day, day
+    if not isinstance(period, Mapping):
+        return None, None
+    start = period.get("start")
+    end = period.get("end")
+    return (
+        date_of(start, "effectivePeriod.start") if isinstance(start, str) else None,
+        date_of(end, "effectivePeriod.end") if isinstance(end, str) else None,
+    )
+
+
+def _attachments(items: Any) -> Iterable[str]:
+    """Plain-text attachments given inline; `url`-only attachments are never fetched."""
+    for att in items if isinstance(items, list) else []:
+        if not isinstance(att, Mapping):
+            continue
+        ctype = str(att.get("contentType") or "text/plain")
+        if not ctype.startswith(("text/plain", "text/html")) or not isinstance(att.get("data"), str):
+            continue
+        try:
+            text = base64.b64decode(att["data"], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if ctype.startswith("text/html"):
+            text = re.sub(r"<[^>]+>", " ", text)
+        yield text
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
