@@ -44,7 +44,7 @@ class Basis:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """One claim with its basis. `extra` holds the fields a section adds (label, rank, value ...)."""
+    """One claim with its basis; `extra` holds a section's own fields (label, rank, value)."""
 
     id: str
     summary: str

@@ -508,11 +508,17 @@ class _Loader:
         file = "rules/suspicion.yaml"
         data = self.read(file)
         out: dict[str, Any] = {"applies": self.rule(file, "applies", data.get("applies"), set())}
-        for part, extra in (("pillars", {"decisive"}), ("supporting", set()), ("lowering", {"cap"})):
+        for part, extra in (
+            ("pillars", {"decisive"}),
+            ("supporting", set()),
+            ("lowering", {"cap"}),
+        ):
             items = data.get(part)
             if not isinstance(items, list) or not items:
                 raise KnowledgeError(file, part, "must be a non-empty list")
-            out[part] = tuple(self.rule(file, f"{part}[{i}]", x, extra) for i, x in enumerate(items))
+            out[part] = tuple(
+                self.rule(file, f"{part}[{i}]", x, extra) for i, x in enumerate(items)
+            )
         levels = _mapping(file, "levels", data.get("levels"))
         for key in ("high_pillars", "moderate_pillars", "moderate_supporting"):
             if not isinstance(levels.get(key), int):
@@ -539,7 +545,9 @@ class _Loader:
         out["calciphylaxis-clinical"] = self.rule(
             file, "calciphylaxis.clinical", calci.get("clinical"), set()
         )
-        out["calciphylaxis-skin"] = _str_list(file, "calciphylaxis.skin_picture", calci.get("skin_picture"))
+        out["calciphylaxis-skin"] = _str_list(
+            file, "calciphylaxis.skin_picture", calci.get("skin_picture")
+        )
         out["calciphylaxis-risk"] = _str_list(file, "calciphylaxis.risk", calci.get("risk"))
         metabolic = _mapping(file, "metabolic", data.get("metabolic"))
         for name in ("abnormal", "normal", "risk"):
@@ -574,7 +582,11 @@ class _Loader:
                     summary=_str(file, f"{where}.summary", item.get("summary")),
                     when=self.when(file, f"{where}.when", item.get("when")),
                     citations=(),
-                    data={"would_change": _str(file, f"{where}.would_change", item.get("would_change"))},
+                    data={
+                        "would_change": _str(
+                            file, f"{where}.would_change", item.get("would_change")
+                        )
+                    },
                 )
             )
         return tuple(out)

@@ -195,7 +195,7 @@ class _CaseBuilder:
         onset = None
         if isinstance(res.get("onsetDateTime"), str):
             onset = date_of(res["onsetDateTime"], "Condition.onsetDateTime")
-        onset_text = res.get("onsetString") if isinstance(res.get("onsetString"), str) else ""
+        onset_text = str(res["onsetString"]) if isinstance(res.get("onsetString"), str) else ""
         coded = False
         for system, value in codings(code):
             for cid in self._concepts_for_code(system, value):
@@ -219,9 +219,7 @@ class _CaseBuilder:
                 "onset_text": onset_text,
             }
             self.read_text(text, "condition", finding, **kwargs)
-            self.read_text(
-                text, "condition", finding, matcher=self.kb.medication_matcher, **kwargs
-            )
+            self.read_text(text, "condition", finding, matcher=self.kb.medication_matcher, **kwargs)
         if uncertain and (coded or text):
             self.warnings.append(
                 ("warning.uncertain-diagnosis", f"Provisional diagnosis: {label}", finding)
@@ -252,9 +250,7 @@ class _CaseBuilder:
         if "oral-antibiotic" in concepts and any(c in route_text for c in self.kb.topical_cues):
             concepts.discard("oral-antibiotic")
             concepts.add("topical-acne-treatment")
-        notes = " ".join(
-            n.get("text", "") for n in res.get("note") or [] if isinstance(n, Mapping)
-        )
+        notes = " ".join(n.get("text", "") for n in res.get("note") or [] if isinstance(n, Mapping))
         match = _RESPONSE.match(notes.strip())
         response = match.group(1).lower() if match else "unknown"
         start, end = _period(res, kind)
@@ -316,9 +312,11 @@ class _CaseBuilder:
         title = first_text(res.get("code")) or "procedure"
         finding = self.finding(res, f"Procedure: {title}")
         lowered = title.lower()
-        context = "extraction" if any(
-            w in lowered for w in ("extract", "excis", "curett", "incision", "expression")
-        ) else "condition"
+        context = (
+            "extraction"
+            if any(w in lowered for w in ("extract", "excis", "curett", "incision", "expression"))
+            else "condition"
+        )
         self.read_text(title, "condition", finding)
         extra = [text_of(res.get("outcome"))]
         extra += [n.get("text", "") for n in res.get("note") or [] if isinstance(n, Mapping)]
@@ -377,10 +375,10 @@ class _CaseBuilder:
         if not self.lesion.get("site_text"):
             self.lesion["site_text"] = text
         for hit in self.kb.findings_matcher.find(text):
-            if hit.concept.startswith(_SITE_PREFIX) and not hit.negated:
-                if hit.concept not in self.lesion["sites"]:
-                    self.lesion["sites"].append(hit.concept)
-                    self.add_fact(hit.concept, True, finding)
+            fresh = hit.concept not in self.lesion["sites"]
+            if hit.concept.startswith(_SITE_PREFIX) and not hit.negated and fresh:
+                self.lesion["sites"].append(hit.concept)
+                self.add_fact(hit.concept, True, finding)
 
     def _size(self, res: Mapping[str, Any]) -> None:
         quantities: list[Any] = []
@@ -388,7 +386,7 @@ class _CaseBuilder:
             quantities = [res["valueQuantity"], res["valueQuantity"]]
         elif isinstance(res.get("valueRange"), Mapping):
             quantities = [res["valueRange"].get("low"), res["valueRange"].get("high")]
-        values = []
+        values: list[float | None] = []
         for q in quantities:
             try:
                 values.append(self._quantity(q, "mm"))
@@ -449,7 +447,9 @@ class _CaseBuilder:
             unit = q.get("code") or q.get("unit")
             shown = f"{raw} {unit or '(no unit)'}"
             if not isinstance(raw, (int, float)) or isinstance(raw, bool):
-                raise InvalidResourceError(f"Observation valueQuantity.value {raw!r} is not a number")
+                raise InvalidResourceError(
+                    f"Observation valueQuantity.value {raw!r} is not a number"
+                )
             if analyte.unit is None:
                 problem = None
             else:
@@ -518,13 +518,13 @@ class _CaseBuilder:
         finding = self.finding(res, f"{label}: {_observation_value(res) or ''}")
         present = res.get("valueBoolean") is not False
         for source in (code, res.get("valueCodeableConcept")):
-            for system, value in codings(source):
-                for cid in self._concepts_for_code(system, value):
+            for system, code_value in codings(source):
+                for cid in self._concepts_for_code(system, code_value):
                     self.add_fact(cid, present, finding, origin="code")
-        categories = {value for _, value in codings_all(res.get("category"))}
-        value = res.get("valueString")
-        if isinstance(value, str) and categories & {"exam", "imaging"}:
-            self.read_text(value, "imaging" if "imaging" in categories else "exam", finding)
+        categories = {c for _, c in codings_all(res.get("category"))}
+        text = res.get("valueString")
+        if isinstance(text, str) and categories & {"exam", "imaging"}:
+            self.read_text(text, "imaging" if "imaging" in categories else "exam", finding)
 
     def _concepts_for_code(self, system: str, value: str) -> tuple[str, ...]:
         kb = self.kb
@@ -535,11 +535,15 @@ class _CaseBuilder:
                 if code.startswith(prefix):
                     found.extend(concepts)
             return tuple(found)
-        key = {
-            CodeSystem.SNOMED: "snomed",
-            CodeSystem.RXNORM: "rxnorm",
-            CodeSystem.LOINC: "loinc",
-        }.get(CodeSystem(system)) if system in _KNOWN_SYSTEMS else None
+        key = (
+            {
+                CodeSystem.SNOMED: "snomed",
+                CodeSystem.RXNORM: "rxnorm",
+                CodeSystem.LOINC: "loinc",
+            }.get(CodeSystem(system))
+            if system in _KNOWN_SYSTEMS
+            else None
+        )
         return kb.codes.get((key, value), ()) if key else ()
 
     def _lesions(self) -> Lesions:
@@ -580,8 +584,12 @@ def codings_all(value: Any) -> Iterable[tuple[str, str]]:
 
 
 def _status_code(value: Any) -> str | None:
-    for _, code in codings(value):
-        return code
+    """Status codings are read by code alone: some EHRs leave out the system."""
+    if not isinstance(value, Mapping):
+        return None
+    for coding in value.get("coding") or []:
+        if isinstance(coding, Mapping) and isinstance(coding.get("code"), str):
+            return str(coding["code"])
     return None
 
 
@@ -645,7 +653,9 @@ def _attachments(items: Any) -> Iterable[str]:
         if not isinstance(att, Mapping):
             continue
         ctype = str(att.get("contentType") or "text/plain")
-        if not ctype.startswith(("text/plain", "text/html")) or not isinstance(att.get("data"), str):
+        if not ctype.startswith(("text/plain", "text/html")) or not isinstance(
+            att.get("data"), str
+        ):
             continue
         try:
             text = base64.b64decode(att["data"], validate=True).decode("utf-8")

@@ -62,7 +62,7 @@ class Resolver:
         """Resources that name another subject are not this patient's; no subject is fine."""
         subject = resource.get("subject", resource.get("patient"))
         if subject is None:
-            return resource["resourceType"] != "Patient"
+            return bool(resource["resourceType"] != "Patient")
         if not isinstance(subject, Mapping):
             raise InvalidResourceError(f"{resource['resourceType']}.subject must be a Reference")
         ref = subject.get("reference")
@@ -73,7 +73,7 @@ class Resolver:
         if ref in self._patient_keys:
             return True
         tail = "/".join(ref.rstrip("/").split("/")[-2:])
-        return tail in self._patient_keys
+        return bool(tail in self._patient_keys)
 
 
 def codings(concept: Any) -> Iterator[tuple[str, str]]:

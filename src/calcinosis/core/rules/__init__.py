@@ -30,9 +30,10 @@ def assess(case: Case, kb: Knowledge, as_of: dt.date) -> Assessment:
     follow_up = plan.follow_up(ev, kb)
     warnings = plan.warnings(ev, kb, case)
     missing = plan.missing_data(ev, kb)
-    statements = [suspicion, calcinosis, *differential, *ev.calculations, *workup, *management]
-    statements += [*follow_up, *warnings]
-    cited = dict.fromkeys(c for s in statements for c in s.basis.citations)
+    bases = [suspicion.basis, calcinosis.basis]
+    for group in (differential, ev.calculations, workup, management, follow_up, warnings):
+        bases += [s.basis for s in group]
+    cited = dict.fromkeys(c for b in bases for c in b.citations)
     return Assessment(
         knowledge_version=kb.version,
         patient=PatientSummary(

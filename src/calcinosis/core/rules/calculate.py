@@ -15,7 +15,7 @@ def calculate(ev: Evidence, kb: Knowledge) -> None:
     po4 = ev.latest.get("phosphate")
     cr = ev.latest.get("creatinine")
     ca_value = ca.value if ca is not None else None
-    if ca_value is not None and alb is not None and alb.value is not None:
+    if ca is not None and ca_value is not None and alb is not None and alb.value is not None:
         corrected = calc.corrected_calcium_mg_dl(
             ca_value,
             alb.value,
@@ -25,7 +25,11 @@ def calculate(ev: Evidence, kb: Knowledge) -> None:
         ev.calc_values["corrected-calcium"] = corrected
         high = ca.high if ca.high is not None else kb.analytes["calcium"].high
         # children's limits differ: judge them only against the report's own range
-        if high is not None and corrected > high and (ca.high is not None or not ev.has("age:child")):
+        if (
+            high is not None
+            and corrected > high
+            and (ca.high is not None or not ev.has("age:child"))
+        ):
             ev.add("calc:corrected-calcium-high", ca.finding, alb.finding)
         _add(
             ev,
@@ -39,7 +43,7 @@ def calculate(ev: Evidence, kb: Knowledge) -> None:
             "calculation.payne",
             ("payne-1973",),
         )
-    if ca_value is not None and po4 is not None and po4.value is not None:
+    if ca is not None and ca_value is not None and po4 is not None and po4.value is not None:
         product = calc.calcium_phosphate_product(ca_value, po4.value)
         ev.calc_values["calcium-phosphate-product"] = product
         ev.add("calc:ca-p-known", ca.finding, po4.finding)

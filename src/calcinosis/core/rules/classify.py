@@ -93,7 +93,10 @@ def classify(ev: Evidence, kb: Knowledge) -> Classification:
         )
     if abnormal.when.holds(s):
         return _result(
-            ev, "metastatic", f"Metastatic calcinosis cutis: {abnormal.summary}.", [evidence_rule, abnormal]
+            ev,
+            "metastatic",
+            f"Metastatic calcinosis cutis: {abnormal.summary}.",
+            [evidence_rule, abnormal],
         )
 
     dystrophic: Rule = c["dystrophic"]
@@ -164,12 +167,19 @@ def _derive(ev: Evidence, kb: Knowledge) -> None:
     if abnormal.when.holds(s):
         ev.add("lab:metabolic-abnormal", *ev.findings_for(abnormal.when.met(s)))
     else:
-        calcium_ok = any(ev.has(f"lab:{a}:normal") for a in ("calcium", "calcium-corrected", "calcium-ionized"))
+        calcium_ok = any(
+            ev.has(f"lab:{a}:normal") for a in ("calcium", "calcium-corrected", "calcium-ionized")
+        )
         if calcium_ok and ev.has("lab:phosphate:normal"):
             ev.add(
                 "lab:metabolic-normal",
                 *ev.findings_for(
-                    ["lab:calcium:normal", "lab:calcium-corrected:normal", "lab:calcium-ionized:normal", "lab:phosphate:normal"]
+                    [
+                        "lab:calcium:normal",
+                        "lab:calcium-corrected:normal",
+                        "lab:calcium-ionized:normal",
+                        "lab:phosphate:normal",
+                    ]
                 ),
             )
     if c["metabolic-risk"].when.holds(s):
@@ -178,7 +188,9 @@ def _derive(ev: Evidence, kb: Knowledge) -> None:
         ev.add("iatrogenic:exposure", *ev.findings_for(c["iatrogenic"].when.met(s)))
     if c["dystrophic"].when.holds(s):
         ev.add("damage:any", *ev.findings_for(c["dystrophic"].when.met(s)))
-    ctd = [x for x in ("systemic-sclerosis", "dermatomyositis", "lupus", "other-ctd") if x in s]
+    ctd: list[str] = [
+        x for x in ("systemic-sclerosis", "dermatomyositis", "lupus", "other-ctd") if x in s
+    ]
     if ctd:
         ev.add("ctd:known", *ev.findings_for(ctd))
 
@@ -186,7 +198,8 @@ def _derive(ev: Evidence, kb: Knowledge) -> None:
 def _partly_normal(ev: Evidence) -> bool:
     """At least one of calcium/phosphate normal, none abnormal, kidneys not failing."""
     some_normal = any(
-        ev.has(f"lab:{a}:normal") for a in ("calcium", "calcium-corrected", "calcium-ionized", "phosphate")
+        ev.has(f"lab:{a}:normal")
+        for a in ("calcium", "calcium-corrected", "calcium-ionized", "phosphate")
     )
     kidneys_ok = not ev.has("calc:egfr-kidney-failure") and not ev.has("lab:creatinine:high")
     return some_normal and kidneys_ok and not ev.has("lab:metabolic-abnormal")

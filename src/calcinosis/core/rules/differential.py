@@ -33,7 +33,9 @@ def rank_differential(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
             Statement(
                 id=entry.id,
                 summary=". ".join(parts) + ".",
-                basis=Basis(ev.findings_for(pro + con), (f"differential.{entry.id}",), entry.citations),
+                basis=Basis(
+                    ev.findings_for(pro + con), (f"differential.{entry.id}",), entry.citations
+                ),
                 extra=(("label", label), ("rank", rank)),
             )
         )
@@ -51,9 +53,7 @@ def _readable(signal: str, kb: Knowledge) -> str:
         text = f"classified as {key[5:]}"
     elif key.startswith("suspicion:"):
         text = f"{key[10:]} DCC suspicion"
-    elif key.startswith("med:"):
-        text = key[4:].replace(":", " ").replace("-", " ")
-    elif key.startswith("lab:"):
+    elif key.startswith("med:") or key.startswith("lab:"):
         text = key[4:].replace(":", " ").replace("-", " ")
     else:
         text = key.replace(":", " ").replace("-", " ")

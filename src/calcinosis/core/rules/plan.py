@@ -8,7 +8,9 @@ from calcinosis.core.knowledge import Knowledge, Rule
 from calcinosis.core.rules.signals import Evidence
 
 
-def _statements(ev: Evidence, rules: tuple[Rule, ...], extra_keys: tuple[str, ...]) -> tuple[Statement, ...]:
+def _statements(
+    ev: Evidence, rules: tuple[Rule, ...], extra_keys: tuple[str, ...]
+) -> tuple[Statement, ...]:
     out = []
     for rule in rules:
         if rule.data.get("engine") or not rule.when.holds(ev.signals):
@@ -17,14 +19,20 @@ def _statements(ev: Evidence, rules: tuple[Rule, ...], extra_keys: tuple[str, ..
         for key in extra_keys:
             value = rule.data.get(key)
             if isinstance(value, dict):
-                value = f"{value['low']}-{value['high']} {value['unit']}" if value["low"] != value["high"] else f"{value['low']} {value['unit']}"
+                value = (
+                    f"{value['low']}-{value['high']} {value['unit']}"
+                    if value["low"] != value["high"]
+                    else f"{value['low']} {value['unit']}"
+                )
             if value is not None:
                 extra.append((key, value))
         out.append(
             Statement(
                 id=rule.id,
                 summary=rule.summary,
-                basis=Basis(ev.findings_for(list(rule.when.met(ev.signals))), (rule.id,), rule.citations),
+                basis=Basis(
+                    ev.findings_for(list(rule.when.met(ev.signals))), (rule.id,), rule.citations
+                ),
                 extra=tuple(extra),
             )
         )

@@ -102,7 +102,8 @@ def _patient(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
 
 def _medications(case: Case, kb: Knowledge, ev: Evidence) -> None:
     adequate_days = kb.units.convert_duration_to_days(
-        kb.threshold("isotretinoin-adequate-course"), kb.thresholds["isotretinoin-adequate-course"].unit
+        kb.threshold("isotretinoin-adequate-course"),
+        kb.thresholds["isotretinoin-adequate-course"].unit,
     )
     for med in case.medications:
         if med.concepts:
@@ -142,7 +143,9 @@ def _labs(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
         if lab.value is not None or judgement is not None:
             ev.add(f"lab:{analyte_id}:usable", f)
     if any(ev.has(f"lab:{a}:usable") for a in _CALCIUM_FORMS):
-        ev.add("lab:calcium-any:usable", *ev.findings_for([f"lab:{a}:usable" for a in _CALCIUM_FORMS]))
+        ev.add(
+            "lab:calcium-any:usable", *ev.findings_for([f"lab:{a}:usable" for a in _CALCIUM_FORMS])
+        )
 
 
 def _judge(lab: LabResult, low: float | None, high: float | None, child: bool) -> str | None:
@@ -221,7 +224,11 @@ def _acne_history(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> No
 
 
 def _is_youth(onset_text: str, kb: Knowledge) -> bool:
-    return any(
-        h.concept == "onset-in-youth" and h.affirmed
-        for h in kb.findings_matcher.find(onset_text)
-    ) if onset_text else True
+    return (
+        any(
+            h.concept == "onset-in-youth" and h.affirmed
+            for h in kb.findings_matcher.find(onset_text)
+        )
+        if onset_text
+        else True
+    )

@@ -15,7 +15,7 @@ def judge_suspicion(ev: Evidence, kb: Knowledge) -> Suspicion:
     if not applies.when.holds(ev.signals):
         return Suspicion(
             level="not-applicable",
-            summary="No acne history is recorded, so DCC suspicion behind comedones does not apply.",
+            summary="No acne history is recorded: DCC suspicion behind comedones does not apply.",
             basis=Basis((), (applies.id,), applies.citations),
         )
     fired: list[Rule] = [applies]
@@ -25,9 +25,10 @@ def judge_suspicion(ev: Evidence, kb: Knowledge) -> Suspicion:
     levels = cfg["levels"]
     if len(pillars) >= levels["high_pillars"] or any(r.data.get("decisive") for r in pillars):
         level = "high"
-    elif len(pillars) >= levels["moderate_pillars"] or len(supporting) >= levels[
-        "moderate_supporting"
-    ]:
+    elif (
+        len(pillars) >= levels["moderate_pillars"]
+        or len(supporting) >= levels["moderate_supporting"]
+    ):
         level = "moderate"
     else:
         level = "low"
