@@ -142,7 +142,9 @@ def test_negated_vascular_calcification_is_not_calciphylaxis() -> None:
             "resourceType": "DiagnosticReport",
             "status": "final",
             "code": {"text": "Skin histopathology report"},
-            "conclusion": "Dermal calcium deposits. No vascular calcification, thrombosis or fat necrosis.",
+            "conclusion": (
+                "Dermal calcium deposits. No vascular calcification, thrombosis or fat necrosis."
+            ),
         }
     )
     assert run(b.build())["calcinosis"]["type"] == "dystrophic"
