@@ -75,9 +75,8 @@ def median_us(action: Callable[[], object]) -> float:
 def engine_only() -> Callable[[dict[str, Any], calcinosis.Knowledge], Callable[[], object]] | None:
     """A timer factory for the engine alone (case already built), if the split is importable."""
     try:
-        from calcinosis.fhir.ingest import case_from_bundle
-
         from calcinosis.core.rules import assess
+        from calcinosis.fhir.ingest import case_from_bundle
     except ImportError:
         return None
 

@@ -90,6 +90,11 @@ def _patient(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
         return
     year = kb.units.convert_duration_to_days(1.0, "a")
     ev.age_years = days / year
+    if case.birth_date is not None:
+        # whole years by the calendar, as clinicians and the CKD-EPI references count them
+        born = case.birth_date
+        before_birthday = (as_of.month, as_of.day) < (born.month, born.day)
+        ev.age_years = float(as_of.year - born.year - before_birthday)
     neonate = kb.units.convert_duration_to_days(kb.threshold("neonate-age"), "d")
     infant = kb.threshold("infant-age") * year
     adult = kb.threshold("adult-age") * year
