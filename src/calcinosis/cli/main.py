@@ -27,7 +27,7 @@ from typer._click.exceptions import ClickException, UsageError
 from typer.main import get_command
 
 import calcinosis
-from calcinosis.cli import render
+from calcinosis.cli import knowledge_cmds, render
 from calcinosis.errors import CalcinosisError, InputError, KnowledgeError
 from calcinosis.fhir import jsonio
 
@@ -47,6 +47,7 @@ class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     jsonl = "jsonl"
+    fhir = "fhir"
 
 
 @dataclass
@@ -177,6 +178,7 @@ knowledge_app = typer.Typer(
     help="Inspect, validate and compare knowledge directories.", no_args_is_help=True
 )
 app.add_typer(knowledge_app, name="knowledge")
+knowledge_cmds.register(knowledge_app)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -275,9 +277,11 @@ def _emit(outcomes: Iterable[Outcome], fmt: OutputFormat, as_array: bool) -> boo
             console.print(_text(outcome))
         elif fmt is OutputFormat.jsonl:
             _write_bytes(render.dumps_jsonl([_item(outcome)]))
+        elif fmt is OutputFormat.fhir:
+            items.append(_fhir_item(outcome))
         else:
             items.append(_item(outcome))
-    if fmt is OutputFormat.json:
+    if fmt in (OutputFormat.json, OutputFormat.fhir):
         _write_bytes(render.dumps_json(items, as_array=as_array))
     return refused
 
@@ -301,6 +305,16 @@ def _item(outcome: Outcome) -> dict[str, Any]:
         return render.assessed_item(outcome.source, outcome.assessment)
     assert outcome.error is not None
     return render.refused_item(outcome.source, outcome.error)
+
+
+def _fhir_item(outcome: Outcome) -> dict[str, Any]:
+    """A FHIR Bundle (RiskAssessment + GuidanceResponse) per input; refusals as in JSON."""
+    if outcome.assessment is None:
+        return _item(outcome)
+    from calcinosis.fhir.export import assessment_to_fhir
+
+    patient = outcome.assessment.patient.id
+    return assessment_to_fhir(outcome.assessment, subject_reference=f"Patient/{patient}")
 
 
 def _say(message: str) -> None:
