@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -502,6 +502,7 @@ def test_report_has_every_section_in_order() -> None:
     headings = [
         "Patient: female, 29 years   Knowledge: 9.9.9   As of: 2026-01-01",
         "DCC suspicion: high",
+        "Finding 1",
         "Calcinosis type: dystrophic",
         "Differential",
         "1. Milia",
@@ -514,13 +515,30 @@ def test_report_has_every_section_in_order() -> None:
         "! Calcium unit 'mg' cannot be converted. [palanivel-2026]",
         "Missing data",
         "Would change: Ca x P product",
+        "Findings",
+        "1. Serum calcium (Observation/c3df114f…)",
         "References",
         "[palanivel-2026] Palanivel & Rao 2026. doi:10.46889/JDR.2026.7105",
     ]
     positions = [text.find(h) for h in headings]
     assert -1 not in positions, [h for h, p in zip(headings, positions, strict=True) if p < 0]
     assert positions == sorted(positions)
-    assert "· Serum calcium (Observation/c3df114f…)" in text
+    assert text.count("Serum calcium") == 1
+
+
+def test_report_numbers_each_finding_once_and_cites_ranges() -> None:
+    findings = tuple(Finding(f"Observation/o{i}", f"finding {i}") for i in range(1, 6))
+    wide = Basis(findings=findings, citations=("palanivel-2026",))
+    gappy = Basis(findings=(*findings[:3], findings[4]), citations=("palanivel-2026",))
+    assessment = replace(
+        synthetic(),
+        dcc_suspicion=Suspicion("low", "Few features.", wide),
+        workup=(Statement("biopsy", "Biopsy.", gappy),),
+    )
+    text = "\n".join(report_lines(assessment))
+    assert "  Findings 1-5\n" in text
+    assert "    Findings 1-3, 5\n" in text
+    assert [text.count(f"finding {i} (Observation/o{i})") for i in range(1, 6)] == [1] * 5
 
 
 def test_report_wraps_long_text_and_strips_terminal_escapes() -> None:

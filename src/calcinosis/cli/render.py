@@ -23,6 +23,7 @@ from calcinosis.core.assessment import (
     Assessment,
     Basis,
     Classification,
+    Finding,
     MissingData,
     Statement,
     Suspicion,
@@ -70,20 +71,56 @@ def render_refusal(source: str, error: CalcinosisError) -> RenderableType:
 
 
 def render_text(assessment: Assessment, source: str) -> RenderableType:
-    """The full text report of one assessment, readable at 80 columns."""
+    """The full text report of one assessment, readable at 80 columns.
+
+    Each input resource a statement rests on is listed once, numbered, under "Findings"; the
+    statements point to those numbers and show their citation ids in brackets.
+    """
+    index = _FindingIndex(assessment)
     parts: list[RenderableType] = [Rule(Text(_safe(source)), align="left"), _header(assessment)]
-    parts += _headline("DCC suspicion", assessment.dcc_suspicion)
-    parts += _headline("Calcinosis type", assessment.calcinosis)
-    parts += _section("Differential", [_ranked(s) for s in assessment.differential])
-    parts += _section("Calculations", [_calculation(s) for s in assessment.calculations])
-    parts += _section("Work-up", [_bullet("-", s) for s in assessment.workup])
-    parts += _section("Management", [_management(s) for s in assessment.management])
-    parts += _section("Follow-up", [_bullet("-", s) for s in assessment.follow_up])
-    parts += _section("Warnings", [_warning(s) for s in assessment.warnings], style="bold red")
+    parts += _headline("DCC suspicion", assessment.dcc_suspicion, index)
+    parts += _headline("Calcinosis type", assessment.calcinosis, index)
+    parts += _section("Differential", [_ranked(s, index) for s in assessment.differential])
+    parts += _section("Calculations", [_calculation(s, index) for s in assessment.calculations])
+    parts += _section("Work-up", [_bullet(s, index) for s in assessment.workup])
+    parts += _section("Management", [_management(s, index) for s in assessment.management])
+    parts += _section("Follow-up", [_bullet(s, index) for s in assessment.follow_up])
+    parts += _section("Warnings", [_warning(s, index) for s in assessment.warnings], "bold red")
     parts += _section("Missing data", [_missing(m) for m in assessment.missing_data])
+    parts += _section("Findings", index.rows())
     parts += _section("References", [_reference(c.to_dict()) for c in assessment.citations])
     parts.append(Text())
     return Trimmed(Group(*parts))
+
+
+class _FindingIndex:
+    """Number every distinct finding in report order, so each is printed only once."""
+
+    def __init__(self, assessment: Assessment) -> None:
+        self.numbers: dict[Finding, int] = {}
+        for _, statement in assessment.statements():
+            for finding in statement.basis.findings:
+                self.numbers.setdefault(finding, len(self.numbers) + 1)
+
+    def cite(self, basis: Basis) -> str:
+        """ "Findings 1-3, 7" for the basis's findings, or "" if it has none."""
+        numbers = sorted({self.numbers[f] for f in basis.findings})
+        if not numbers:
+            return ""
+        runs: list[list[int]] = []
+        for number in numbers:
+            if runs and number == runs[-1][-1] + 1:
+                runs[-1].append(number)
+            else:
+                runs.append([number])
+        spans = [f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs]
+        return ("Finding " if len(numbers) == 1 else "Findings ") + ", ".join(spans)
+
+    def rows(self) -> list[tuple[Text, RenderableType]]:
+        return [
+            (Text(f"{number}."), Text(f"{_safe(f.summary)} ({_short_reference(f.reference)})"))
+            for f, number in self.numbers.items()
+        ]
 
 
 class Trimmed:
@@ -117,13 +154,15 @@ def _header(assessment: Assessment) -> Text:
     return text
 
 
-def _headline(title: str, statement: Suspicion | Classification) -> list[RenderableType]:
+def _headline(
+    title: str, statement: Suspicion | Classification, index: _FindingIndex
+) -> list[RenderableType]:
     value = statement.level if isinstance(statement, Suspicion) else statement.type
     line = Text()
     line.append(f"{title}: ", style=_HEADING)
     line.append(_safe(value), style=_LEVEL_STYLE.get(value, "bold cyan"))
-    body = Padding(_body(statement.summary, statement.basis), (0, 0, 0, _INDENT))
-    return [Text(), line, body]
+    body = _body(Text(_safe(statement.summary)), statement.basis, index)
+    return [Text(), line, Padding(body, (0, 0, 0, _INDENT))]
 
 
 def _section(
@@ -140,31 +179,33 @@ def _section(
     return [Text(), Text(title, style=style), Padding(grid, (0, 0, 0, _INDENT))]
 
 
-def _ranked(statement: Statement) -> tuple[Text, RenderableType]:
-    label = statement.get("label") or statement.id
-    title = Text(_safe(str(label)), style=_HEADING)
-    return Text(f"{statement.get('rank')}."), _body(statement.summary, statement.basis, title)
+def _ranked(statement: Statement, index: _FindingIndex) -> tuple[Text, RenderableType]:
+    label = Text(_safe(str(statement.get("label") or statement.id)), style=_HEADING)
+    summary = Text(_safe(statement.summary))
+    return Text(f"{statement.get('rank')}."), _body(summary, statement.basis, index, title=label)
 
 
-def _calculation(statement: Statement) -> tuple[Text, RenderableType]:
+def _calculation(statement: Statement, index: _FindingIndex) -> tuple[Text, RenderableType]:
     title = Text(f"{_safe(statement.id)}: ", style=_HEADING)
     title.append(f"{statement.get('value')} {_safe(str(statement.get('unit') or ''))}".rstrip())
-    return Text("-"), _body(statement.summary, statement.basis, title)
+    summary = Text(_safe(statement.summary))
+    return Text("-"), _body(summary, statement.basis, index, title=title)
 
 
-def _management(statement: Statement) -> tuple[Text, RenderableType]:
+def _management(statement: Statement, index: _FindingIndex) -> tuple[Text, RenderableType]:
     level = statement.get("evidence_level")
-    title = Text(f"Evidence: {_safe(str(level))}", style="italic") if level else None
-    return Text("-"), _body(statement.summary, statement.basis, after=title)
+    after = Text(f"Evidence: {_safe(str(level))}", style="italic") if level else None
+    summary = Text(_safe(statement.summary))
+    return Text("-"), _body(summary, statement.basis, index, after=after)
 
 
-def _warning(statement: Statement) -> tuple[Text, RenderableType]:
+def _warning(statement: Statement, index: _FindingIndex) -> tuple[Text, RenderableType]:
     summary = Text(_safe(statement.summary), style="yellow")
-    return Text("!", style="bold red"), _body_text(summary, statement.basis)
+    return Text("!", style="bold red"), _body(summary, statement.basis, index)
 
 
-def _bullet(marker: str, statement: Statement) -> tuple[Text, RenderableType]:
-    return Text(marker), _body(statement.summary, statement.basis)
+def _bullet(statement: Statement, index: _FindingIndex) -> tuple[Text, RenderableType]:
+    return Text("-"), _body(Text(_safe(statement.summary)), statement.basis, index)
 
 
 def _missing(item: MissingData) -> tuple[Text, RenderableType]:
@@ -183,15 +224,13 @@ def _reference(citation: dict[str, Any]) -> tuple[Text, RenderableType]:
 
 
 def _body(
-    summary: str, basis: Basis, title: Text | None = None, after: Text | None = None
+    summary: Text,
+    basis: Basis,
+    index: _FindingIndex,
+    title: Text | None = None,
+    after: Text | None = None,
 ) -> RenderableType:
-    return _body_text(Text(_safe(summary)), basis, title, after)
-
-
-def _body_text(
-    summary: Text, basis: Basis, title: Text | None = None, after: Text | None = None
-) -> RenderableType:
-    """A statement: optional title, summary [citation ids], then one dim line per finding."""
+    """A statement: optional title, summary [citation ids], then the findings it rests on."""
     lines: list[RenderableType] = [title] if title is not None else []
     if basis.citations:
         summary = summary.copy()
@@ -199,9 +238,9 @@ def _body_text(
     lines.append(summary)
     if after is not None:
         lines.append(after)
-    for finding in basis.findings:
-        line = f"· {_safe(finding.summary)} ({_short_reference(finding.reference)})"
-        lines.append(Text(line, style=_DIM))
+    findings = index.cite(basis)
+    if findings:
+        lines.append(Text(findings, style=_DIM))
     return Group(*lines)
 
 
