@@ -396,7 +396,7 @@ def test_help_exits_zero() -> None:
     assert "--as-of" in run.text
 
 
-def test_console_script_unknown_option_exits_two_without_traceback() -> None:
+def test_fresh_process_unknown_option_exits_two_without_traceback() -> None:
     done = run_process("assess", "--nope")
     assert done.returncode == 2
     assert b"No such option: --nope" in done.stderr

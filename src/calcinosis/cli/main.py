@@ -113,7 +113,8 @@ def assess(
         typer.Option(
             "--format",
             help="text (default on a terminal), json (an object, or an array for several "
-            "inputs or a directory) or jsonl (one line per input).",
+            "inputs or a directory), jsonl (one line per input) or fhir (a FHIR R4 Bundle "
+            "with a RiskAssessment and a GuidanceResponse per input).",
             show_default=False,
         ),
     ] = None,

@@ -103,8 +103,10 @@ class _FindingIndex:
                 self.numbers.setdefault(finding, len(self.numbers) + 1)
 
     def cite(self, basis: Basis) -> str:
-        """ "Findings 1-3, 7" for the basis's findings, or "" if it has none."""
-        numbers = sorted({self.numbers[f] for f in basis.findings})
+        """The numbered findings the basis rests on, e.g. "Findings 1-3, 7"; "" if none."""
+        numbers = sorted(
+            {self.numbers.setdefault(f, len(self.numbers) + 1) for f in basis.findings}
+        )
         if not numbers:
             return ""
         runs: list[list[int]] = []
