@@ -155,3 +155,9 @@ def test_refusals_carry_contract_codes() -> None:
     with pytest.raises(InvalidResourceError) as e4:
         case_from_bundle(bad.build(), KB)
     assert e4.value.code == "invalid-resource"
+
+
+def test_a_resource_that_is_not_an_object_is_named() -> None:
+    bundle = {"resourceType": "Bundle", "entry": [{"resource": "Patient"}]}
+    with pytest.raises(InvalidResourceError, match=r"entry\[0\]\.resource must be an object"):
+        case_from_bundle(bundle, KB)

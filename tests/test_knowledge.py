@@ -175,3 +175,12 @@ def test_diff_reports_changed_threshold_and_added_code(tmp_path: Path) -> None:
     assert ("threshold", "ca-p-product-precipitation", "changed") in changes
     assert ("code", "icd10cm|L70.4", "added") in changes
     assert len(changes) == 2
+
+
+def test_group_with_unknown_concept_is_refused(tmp_path: Path) -> None:
+    kb = copy_knowledge(tmp_path)
+    path = kb / "rules" / "classification.yaml"
+    path.write_text(path.read_text().replace("[sites-face, sites-trunk-acne]", "[sites-moon]"))
+    with pytest.raises(KnowledgeError) as err:
+        load_knowledge(kb)
+    assert err.value.field == "groups.acne-sites" and "sites-moon" in err.value.reason

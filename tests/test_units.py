@@ -236,3 +236,12 @@ def test_arbitrary_text_is_either_ucum_or_unit_error(text: str) -> None:
         assert exc.code == "unit-error"
     else:
         assert code == text.strip()  # no alias in this alphabet maps; nothing is case-folded
+
+
+def test_refusals_are_cached_too(uc: UnitConverter) -> None:
+    with pytest.raises(UnitError):
+        uc.convert(9.4, "mg", "mg/dL")
+    before = units._factor.cache_info().hits
+    with pytest.raises(UnitError, match="'mg'"):
+        uc.convert(9.4, "mg", "mg/dL")
+    assert units._factor.cache_info().hits == before + 1

@@ -31,6 +31,15 @@ from calcinosis.errors import KnowledgeError
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
 _SIGNAL = re.compile(r"^[a-z0-9][a-z0-9.:\-]*$")
+# Concept groups the engine reads by name from rules/classification.yaml.
+GROUPS = (
+    "connective-tissue-disease",
+    "strong-local-cause",
+    "calcium-analytes",
+    "head-sites",
+    "face-sites",
+    "acne-sites",
+)
 EVIDENCE_LEVELS = ("1A", "1B", "2A", "2B", "3", "IV", "IV (single case)", "V")
 
 
@@ -110,6 +119,8 @@ class Knowledge:
     thresholds: Mapping[str, Threshold]
     payne: Mapping[str, float]
     ckd_epi: CkdEpi2021
+    calculation_citations: Mapping[str, tuple[str, ...]]  # payne, ckd-epi-2021
+    groups: Mapping[str, tuple[str, ...]]  # named concept or analyte lists the engine reads
     contexts: Mapping[str, Mapping[str, str | None]]
     implies: Mapping[str, tuple[str, ...]]
     exam_labels: Mapping[str, Mapping[str, str]]
@@ -132,9 +143,6 @@ class Knowledge:
 
     def threshold(self, key: str) -> float:
         return self.thresholds[key].value
-
-    def rule(self, rule_id: str) -> Rule:
-        return self.rules[rule_id]
 
 
 DEFAULT_DIRECTORY = "default"
@@ -240,7 +248,7 @@ class _Loader:
         self.load_citations()
         concepts, codes, prefixes, topical = self.load_value_sets()
         analytes, aliases = self.load_analytes()
-        thresholds, payne, ckd = self.load_thresholds()
+        thresholds, payne, ckd, calc_cites = self.load_thresholds()
         ctx = self.read("contexts.yaml")
         self.cites("contexts.yaml", "contexts", ctx.get("citations"))
         text = self.read("text.yaml")
@@ -303,6 +311,8 @@ class _Loader:
             thresholds=thresholds,
             payne=payne,
             ckd_epi=ckd,
+            calculation_citations=calc_cites,
+            groups=self.load_groups(set(concepts) | set(analytes)),
             contexts=contexts,
             implies=implies,
             exam_labels=exam_labels,
@@ -474,7 +484,9 @@ class _Loader:
             )
         return out, aliases
 
-    def load_thresholds(self) -> tuple[dict[str, Threshold], dict[str, float], CkdEpi2021]:
+    def load_thresholds(
+        self,
+    ) -> tuple[dict[str, Threshold], dict[str, float], CkdEpi2021, dict[str, tuple[str, ...]]]:
         file = "thresholds.yaml"
         data = self.read(file)
         out: dict[str, Threshold] = {}
@@ -493,16 +505,35 @@ class _Loader:
             )
         calcs = _mapping(file, "calculations", data.get("calculations"))
         payne = dict(_mapping(file, "calculations.payne", calcs.get("payne")))
-        self.cites(file, "calculations.payne", payne.pop("citations", None))
+        cites = {"payne": self.cites(file, "calculations.payne", payne.pop("citations", None))}
         ckd = dict(_mapping(file, "calculations.ckd-epi-2021", calcs.get("ckd-epi-2021")))
-        self.cites(file, "calculations.ckd-epi-2021", ckd.pop("citations", None))
+        cites["ckd-epi-2021"] = self.cites(
+            file, "calculations.ckd-epi-2021", ckd.pop("citations", None)
+        )
         try:
             coefficients = CkdEpi2021.from_mapping(ckd)
         except ValueError as exc:
             raise KnowledgeError(file, "calculations.ckd-epi-2021", str(exc)) from None
         if set(payne) != {"factor", "reference_albumin_g_dl"}:
             raise KnowledgeError(file, "calculations.payne", "needs factor, reference_albumin_g_dl")
-        return out, {k: float(v) for k, v in payne.items()}, coefficients
+        return out, {k: float(v) for k, v in payne.items()}, coefficients, cites
+
+    def load_groups(self, known: set[str]) -> dict[str, tuple[str, ...]]:
+        file = "rules/classification.yaml"
+        data = self.read(file)
+        self.cites(file, "groups", data.get("groups_citations"))
+        groups = {
+            str(name): _str_list(file, f"groups.{name}", members)
+            for name, members in _mapping(file, "groups", data.get("groups")).items()
+        }
+        for name in GROUPS:
+            if name not in groups:
+                raise KnowledgeError(file, f"groups.{name}", "missing (the engine reads it)")
+        for name, members in groups.items():
+            for member in members:
+                if member not in known:
+                    raise KnowledgeError(file, f"groups.{name}", f"unknown concept {member!r}")
+        return groups
 
     def load_suspicion(self) -> dict[str, Any]:
         file = "rules/suspicion.yaml"

@@ -48,16 +48,41 @@ def _quantity(unit: str) -> Any:
     return q
 
 
-@functools.lru_cache(maxsize=1024)
 def _check(unit: str) -> None:
-    """Validate a UCUM code once; later calls are cache hits."""
-    with _lock:
-        _quantity(unit)
+    """Validate a UCUM code; the verdict, a refusal included, is parsed once and cached."""
+    refusal = _check_outcome(unit)
+    if refusal is not None:
+        raise UnitError(refusal)
 
 
 @functools.lru_cache(maxsize=1024)
-def _factor(unit: str, target: str, molar_mass: float | None) -> float:
-    """Multiplicative factor taking a value in `unit` to `target` (molar mass in g/mol)."""
+def _check_outcome(unit: str) -> str | None:
+    try:
+        with _lock:
+            _quantity(unit)
+    except UnitError as exc:
+        return exc.message
+    return None
+
+
+def _convert_factor(unit: str, target: str, molar_mass: float | None) -> float:
+    """The cached factor, or the cached refusal raised again (a bad unit costs one parse)."""
+    outcome = _factor(unit, target, molar_mass)
+    if isinstance(outcome, str):
+        raise UnitError(outcome)
+    return outcome
+
+
+@functools.lru_cache(maxsize=1024)
+def _factor(unit: str, target: str, molar_mass: float | None) -> float | str:
+    """Factor taking a value in `unit` to `target` (molar mass in g/mol), or why it cannot."""
+    try:
+        return _compute_factor(unit, target, molar_mass)
+    except UnitError as exc:
+        return exc.message
+
+
+def _compute_factor(unit: str, target: str, molar_mass: float | None) -> float:
     import pint
 
     with _lock:
@@ -105,7 +130,7 @@ def convert_duration_to_days(value: float, unit: str) -> float:
     if unit == "d":
         return float(value)
     try:
-        return float(value) * _factor(unit, "d", None)
+        return float(value) * _convert_factor(unit, "d", None)
     except UnitError as exc:
         raise UnitError(f"'{unit}' is not a UCUM duration: {exc.message}") from exc
 
@@ -138,7 +163,7 @@ class UnitConverter:
         source, dest = self.canonical(unit), self.canonical(target)
         if source == dest:
             return float(value)
-        return float(value) * _factor(source, dest, _molar(molar_mass_g_per_mol))
+        return float(value) * _convert_factor(source, dest, _molar(molar_mass_g_per_mol))
 
     def is_convertible(self, unit: str, target: str, molar_mass: float | None = None) -> bool:
         """True when `convert` would succeed for these units (and molar mass)."""

@@ -70,7 +70,9 @@ def case_from_bundle(bundle: Mapping[str, Any], kb: Knowledge) -> Case:
         resource = entry.get("resource")
         if resource is None:
             continue
-        if not isinstance(resource, Mapping) or not isinstance(resource.get("resourceType"), str):
+        if not isinstance(resource, Mapping):
+            raise InvalidResourceError(f"Bundle.entry[{index}].resource must be an object")
+        if not isinstance(resource.get("resourceType"), str):
             raise InvalidResourceError(f"Bundle.entry[{index}].resource has no resourceType")
         full_url = entry.get("fullUrl")
         if full_url is not None and not isinstance(full_url, str):
@@ -535,15 +537,7 @@ class _CaseBuilder:
                 if code.startswith(prefix):
                     found.extend(concepts)
             return tuple(found)
-        key = (
-            {
-                CodeSystem.SNOMED: "snomed",
-                CodeSystem.RXNORM: "rxnorm",
-                CodeSystem.LOINC: "loinc",
-            }.get(CodeSystem(system))
-            if system in _KNOWN_SYSTEMS
-            else None
-        )
+        key = _VALUE_SET_SYSTEMS.get(system)
         return kb.codes.get((key, value), ()) if key else ()
 
     def _lesions(self) -> Lesions:
@@ -562,7 +556,12 @@ class _CaseBuilder:
         )
 
 
-_KNOWN_SYSTEMS = {s.value for s in CodeSystem}
+# Code systems whose codes the value sets list under these keys (ICD-10 is handled apart).
+_VALUE_SET_SYSTEMS = {
+    CodeSystem.SNOMED.value: "snomed",
+    CodeSystem.RXNORM.value: "rxnorm",
+    CodeSystem.LOINC.value: "loinc",
+}
 
 _READERS = {
     "Condition": _CaseBuilder.condition,

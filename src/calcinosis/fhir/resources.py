@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from calcinosis.errors import InvalidResourceError
@@ -121,9 +121,3 @@ def date_of(value: Any, where: str) -> dt.date:
         return dt.date(year, month, day)
     except ValueError:
         raise InvalidResourceError(f"{where} {value!r} is not a valid date") from None
-
-
-def iter_texts(values: Iterable[Any]) -> Iterator[str]:
-    for value in values:
-        if isinstance(value, str) and value:
-            yield value

@@ -31,17 +31,20 @@ def calculate(ev: Evidence, kb: Knowledge) -> None:
             and (ca.high is not None or not ev.has("age:child"))
         ):
             ev.add("calc:corrected-calcium-high", ca.finding, alb.finding)
+        calcium = kb.analytes["calcium"]
+        unit = str(calcium.unit)
+        in_mmol = kb.units.convert(corrected, unit, "mmol/L", calcium.molar_mass)
         _add(
             ev,
             "corrected-calcium",
             round(corrected, 1),
-            "mg/dL",
-            f"Albumin-corrected calcium {corrected:.1f} mg/dL ({corrected / 4.008:.2f} mmol/L) "
+            unit,
+            f"Albumin-corrected calcium {corrected:.1f} mg/dL ({in_mmol:.2f} mmol/L) "
             f"from calcium {ca_value:.1f} mg/dL and albumin {alb.value:.1f} g/dL (Payne: Ca + "
             f"{kb.payne['factor']} x ({kb.payne['reference_albumin_g_dl']} - albumin))",
             (ca.finding, alb.finding),
             "calculation.payne",
-            ("payne-1973",),
+            kb.calculation_citations["payne"],
         )
     if ca is not None and ca_value is not None and po4 is not None and po4.value is not None:
         product = calc.calcium_phosphate_product(ca_value, po4.value)
@@ -100,7 +103,7 @@ def calculate(ev: Evidence, kb: Knowledge) -> None:
             f"{cr.value:.2f} mg/dL, age {int(age)}, {sex}",
             (cr.finding,),
             "calculation.ckd-epi-2021",
-            ("inker-2021",),
+            kb.calculation_citations["ckd-epi-2021"],
         )
         egfr_value, egfr_findings = egfr, (cr.finding,)
     if egfr_value is not None:

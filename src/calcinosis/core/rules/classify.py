@@ -11,22 +11,6 @@ from calcinosis.core.assessment import Basis, Classification
 from calcinosis.core.knowledge import Knowledge, Rule
 from calcinosis.core.rules.signals import Evidence
 
-_STRONG_LOCAL = (
-    "systemic-sclerosis",
-    "dermatomyositis",
-    "lupus",
-    "other-ctd",
-    "trauma",
-    "scar",
-    "damage:acne",
-    "cyst",
-    "pilomatricoma-dx",
-    "panniculitis",
-    "skin-infection",
-    "venous-disease",
-    "inherited-dystrophic",
-)
-
 
 def classify(ev: Evidence, kb: Knowledge) -> Classification:
     c = kb.classification
@@ -111,7 +95,7 @@ def classify(ev: Evidence, kb: Knowledge) -> Classification:
             f"Dystrophic calcinosis cutis: {normal.summary} and {dystrophic.summary}.",
             [evidence_rule, normal, dystrophic],
         )
-    if damage and not risk.when.holds(s) and _partly_normal(ev) and _strong_local(ev):
+    if damage and not risk.when.holds(s) and _partly_normal(ev, kb) and _strong_local(ev, kb):
         return _result(
             ev,
             "dystrophic",
@@ -167,46 +151,31 @@ def _derive(ev: Evidence, kb: Knowledge) -> None:
     if abnormal.when.holds(s):
         ev.add("lab:metabolic-abnormal", *ev.findings_for(abnormal.when.met(s)))
     else:
-        calcium_ok = any(
-            ev.has(f"lab:{a}:normal") for a in ("calcium", "calcium-corrected", "calcium-ionized")
-        )
-        if calcium_ok and ev.has("lab:phosphate:normal"):
-            ev.add(
-                "lab:metabolic-normal",
-                *ev.findings_for(
-                    [
-                        "lab:calcium:normal",
-                        "lab:calcium-corrected:normal",
-                        "lab:calcium-ionized:normal",
-                        "lab:phosphate:normal",
-                    ]
-                ),
-            )
+        normal = [f"lab:{a}:normal" for a in kb.groups["calcium-analytes"]]
+        if any(ev.has(x) for x in normal) and ev.has("lab:phosphate:normal"):
+            ev.add("lab:metabolic-normal", *ev.findings_for([*normal, "lab:phosphate:normal"]))
     if c["metabolic-risk"].when.holds(s):
         ev.add("metabolic:risk", *ev.findings_for(c["metabolic-risk"].when.met(s)))
     if c["iatrogenic"].when.holds(s):
         ev.add("iatrogenic:exposure", *ev.findings_for(c["iatrogenic"].when.met(s)))
     if c["dystrophic"].when.holds(s):
         ev.add("damage:any", *ev.findings_for(c["dystrophic"].when.met(s)))
-    ctd: list[str] = [
-        x for x in ("systemic-sclerosis", "dermatomyositis", "lupus", "other-ctd") if x in s
-    ]
+    ctd = [x for x in kb.groups["connective-tissue-disease"] if x in s]
     if ctd:
         ev.add("ctd:known", *ev.findings_for(ctd))
 
 
-def _partly_normal(ev: Evidence) -> bool:
+def _partly_normal(ev: Evidence, kb: Knowledge) -> bool:
     """At least one of calcium/phosphate normal, none abnormal, kidneys not failing."""
-    some_normal = any(
-        ev.has(f"lab:{a}:normal")
-        for a in ("calcium", "calcium-corrected", "calcium-ionized", "phosphate")
-    )
+    analytes = (*kb.groups["calcium-analytes"], "phosphate")
+    some_normal = any(ev.has(f"lab:{a}:normal") for a in analytes)
     kidneys_ok = not ev.has("calc:egfr-kidney-failure") and not ev.has("lab:creatinine:high")
     return some_normal and kidneys_ok and not ev.has("lab:metabolic-abnormal")
 
 
-def _strong_local(ev: Evidence) -> bool:
-    return any(ev.has(x) for x in _STRONG_LOCAL)
+def _strong_local(ev: Evidence, kb: Knowledge) -> bool:
+    """A documented local cause; acne counts only at acne sites (the derived damage:acne)."""
+    return ev.has("damage:acne") or any(ev.has(x) for x in kb.groups["strong-local-cause"])
 
 
 def _result(ev: Evidence, kind: str, summary: str, rules: list[Rule]) -> Classification:

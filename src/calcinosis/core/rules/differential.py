@@ -22,20 +22,19 @@ def rank_differential(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
     out = []
     for rank, (_, _, entry, pro, con) in enumerate(scored[: kb.differential_top], start=1):
         label = str(entry.data.get("label") or entry.summary)
-        parts = [label]
+        # the label travels beside the summary, so the summary gives only the reasons
+        parts = []
         if pro:
-            parts.append("for: " + ", ".join(_readable(s, kb) for s in pro))
+            parts.append("For: " + ", ".join(_readable(s, kb) for s in pro))
         if con:
-            parts.append("against: " + ", ".join(_readable(s, kb) for s in con))
-        if not pro and not con:
-            parts.append("no specific finding for or against; listed for completeness")
+            parts.append("Against: " + ", ".join(_readable(s, kb) for s in con))
+        if not parts:
+            parts.append("No specific finding for or against; listed for completeness")
         out.append(
             Statement(
                 id=entry.id,
                 summary=". ".join(parts) + ".",
-                basis=Basis(
-                    ev.findings_for(pro + con), (f"differential.{entry.id}",), entry.citations
-                ),
+                basis=Basis(ev.findings_for(pro + con), (entry.id,), entry.citations),
                 extra=(("label", label), ("rank", rank)),
             )
         )

@@ -11,13 +11,9 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from calcinosis.core.assessment import Finding, MissingData, Statement
+from calcinosis.core.assessment import Finding, Statement
 from calcinosis.core.case import Case, LabResult
 from calcinosis.core.knowledge import Knowledge
-
-_HEAD_SITES = ("sites-face", "sites-periorbital", "sites-ear")
-_ACNE_SITES = ("sites-face", "sites-trunk-acne")
-_CALCIUM_FORMS = ("calcium", "calcium-corrected", "calcium-ionized")
 
 
 @dataclass
@@ -30,7 +26,6 @@ class Evidence:
     age_years: float | None = None
     calculations: list[Statement] = field(default_factory=list)
     calc_values: dict[str, float] = field(default_factory=dict)
-    missing: list[MissingData] = field(default_factory=list)
 
     def add(self, signal: str, *findings: Finding) -> None:
         self.signals.add(signal)
@@ -147,10 +142,6 @@ def _labs(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
             ev.add(f"lab:{analyte_id}:{judgement}", f)
         if lab.value is not None or judgement is not None:
             ev.add(f"lab:{analyte_id}:usable", f)
-    if any(ev.has(f"lab:{a}:usable") for a in _CALCIUM_FORMS):
-        ev.add(
-            "lab:calcium-any:usable", *ev.findings_for([f"lab:{a}:usable" for a in _CALCIUM_FORMS])
-        )
 
 
 def _judge(lab: LabResult, low: float | None, high: float | None, child: bool) -> str | None:
@@ -196,15 +187,13 @@ def _lesions(case: Case, kb: Knowledge, ev: Evidence) -> None:
         ev.add("lesion:small", *findings)
     sites = set(les.sites) or {s for s in ev.signals if s.startswith("sites-")}
     site_findings = ev.findings_for(sorted(sites))
-    if sites & {"sites-face", "sites-periorbital"}:
+    head = bool(sites & set(kb.groups["head-sites"]))
+    if sites & set(kb.groups["face-sites"]):
         ev.add("site:face", *site_findings)
-    if not sites or sites & set(_ACNE_SITES):
+    if not sites or sites & set(kb.groups["acne-sites"]):
         ev.add("site:acne-prone-or-unknown", *site_findings)
-    if sites and not sites & set(_HEAD_SITES):
+    if sites and not head:
         ev.add("site:not-face", *site_findings)
-    if "sites-scrotum" in sites:
-        ev.add("site:scrotum", *site_findings)
-    head = bool(sites & set(_HEAD_SITES))
     if ev.has("age:child") and head and ev.has("lesion:single"):
         ev.add("scn:pattern", *site_findings, *findings)
 
@@ -212,28 +201,26 @@ def _lesions(case: Case, kb: Knowledge, ev: Evidence) -> None:
 def _acne_history(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
     if not ev.has("acne"):
         return
-    long_days = kb.threshold("long-acne-history") * kb.units.convert_duration_to_days(1.0, "a")
-    adult_years = kb.threshold("adult-age")
-    youth = ev.has("onset-in-youth")
-    for fact in case.facts:
-        if fact.concept != "acne" or not fact.present:
-            continue
+    long_years = kb.threshold("long-acne-history")
+    long_days = long_years * kb.units.convert_duration_to_days(1.0, "a")
+    acne_facts = [f for f in case.facts if f.concept == "acne" and f.present]
+    for fact in acne_facts:
         if fact.onset is not None and (as_of - fact.onset).days >= long_days:
             ev.add("acne:long-history", fact.finding)
-        elif fact.onset is None and (youth or fact.onset_text) and _is_youth(fact.onset_text, kb):
-            youth = True
-    if youth and ev.age_years is not None and ev.age_years >= adult_years + 2:
+    # acne since the teens counts as long once the patient is that many years past adulthood
+    youth = ev.has("onset-in-youth") or any(
+        _is_youth(f.onset_text, kb) for f in acne_facts if f.onset is None
+    )
+    if (
+        youth
+        and ev.age_years is not None
+        and ev.age_years >= kb.threshold("adult-age") + long_years
+    ):
         ev.add("acne:long-history", *ev.support.get("onset-in-youth", []), *ev.support["acne"])
     if ev.has("site:acne-prone-or-unknown"):
         ev.add("damage:acne", *ev.support["acne"])
 
 
 def _is_youth(onset_text: str, kb: Knowledge) -> bool:
-    return (
-        any(
-            h.concept == "onset-in-youth" and h.affirmed
-            for h in kb.findings_matcher.find(onset_text)
-        )
-        if onset_text
-        else True
-    )
+    hits = kb.findings_matcher.find(onset_text) if onset_text else []
+    return any(h.concept == "onset-in-youth" and h.affirmed for h in hits)
