@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test check bench clean
+.PHONY: install run test check bench bench-service clean
 
 install: $(STAMP)
 
@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The web service on http://127.0.0.1:8000 with the seed case preloaded; Ctrl-C stops it.
 run: install
-	$(BIN)/calcinosis demo
+	$(BIN)/calcinosis serve --demo
 
 check: install
 	$(BIN)/ruff check src tests bench tools
@@ -29,6 +30,9 @@ test: check
 
 bench: install
 	$(BIN)/python bench/bench_assess.py
+
+bench-service: install
+	$(BIN)/python bench/bench_service.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,8 @@
     │   ├── TooLargeError           too-large
     │   └── UnreadableError         unreadable
     ├── KnowledgeError              a knowledge directory failed validation (CLI exit 2)
-    └── UnitError                   a unit is not UCUM or cannot be converted to the one asked for
+    ├── UnitError                   a unit is not UCUM or cannot be converted to the one asked for
+    └── StartupError                the service cannot start (port busy, bad settings file)
 
 Shells map this tree to exit codes or HTTP statuses in one place each; nothing else does.
 Messages never carry patient values beyond what the user sent in the same request.
@@ -75,3 +76,7 @@ class KnowledgeError(CalcinosisError):
 
 class UnitError(CalcinosisError):
     code = "unit-error"
+
+
+class StartupError(CalcinosisError):
+    code = "cannot-start"

@@ -16,7 +16,6 @@ import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -27,7 +26,8 @@ from typer._click.exceptions import ClickException, UsageError
 from typer.main import get_command
 
 import calcinosis
-from calcinosis.cli import knowledge_cmds, render
+from calcinosis import demo as demo_data
+from calcinosis.cli import knowledge_cmds, render, serve_cmd
 from calcinosis.errors import CalcinosisError, InputError, KnowledgeError
 from calcinosis.fhir import jsonio
 
@@ -36,8 +36,8 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
 STDIN = "-"
-DEMO_FILE = "seed-palanivel-2026.json"
-DEMO_AS_OF = dt.date(2026, 1, 1)
+DEMO_FILE = demo_data.SEED_FILE
+DEMO_AS_OF = demo_data.SEED_AS_OF
 PROGRESS_MIN_INPUTS = 4
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -160,15 +160,16 @@ def assess(
 @app.command()
 def demo() -> None:
     """Show the report for the seed case shipped with the package (demo data)."""
-    data = resources.files("calcinosis.demo").joinpath(DEMO_FILE).read_bytes()
-    bundle = jsonio.require_object(jsonio.parse_json_bytes(data))
-    assessment = calcinosis.assess_bundle(bundle, as_of=DEMO_AS_OF)
+    assessment = calcinosis.assess_bundle(demo_data.seed_bundle(), as_of=DEMO_AS_OF)
     console = Console(highlight=False)
     console.print(
         f"Demo data: the published seed case (Palanivel & Rao 2026), as of {DEMO_AS_OF}",
         style="bold reverse",
     )
     console.print(render.render_text(assessment, DEMO_FILE))
+
+
+app.command("serve")(serve_cmd.serve)
 
 
 # --- knowledge ------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ class CodeSystem(StrEnum):
     CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
     DIAGNOSTIC_SERVICE = "http://terminology.hl7.org/CodeSystem/v2-0074"
     RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
+    CALCINOSIS_ERROR = "urn:calcinosis:error-code"
+    """Our contract's error codes (invalid-json, too-large, ...) in OperationOutcome details."""
 
 
 _LOINC = re.compile(r"([1-9][0-9]{0,6})-([0-9])")

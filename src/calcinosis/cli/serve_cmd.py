@@ -1,0 +1,136 @@
+"""`calcinosis serve`: the REST API, CDS Hooks service and web UI on uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from calcinosis.errors import StartupError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on [env CALCINOSIS_HOST].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="TCP port [env CALCINOSIS_PORT].")
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            metavar="URL",
+            help="Base URL clients reach us at; CDS Hooks JWT audiences and card links use it "
+            "[env CALCINOSIS_PUBLIC_URL]. Default: http://HOST:PORT.",
+        ),
+    ] = None,
+    cds_clients: Annotated[
+        Path | None,
+        typer.Option(
+            "--cds-clients",
+            metavar="FILE",
+            help='Trusted CDS clients, JSON: [{"iss": ..., "jwks": {...} | "jwks_url": ...}] '
+            "[env CALCINOSIS_CDS_CLIENTS].",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
+    max_bytes: Annotated[
+        int | None,
+        typer.Option("--max-bytes", min=1, help="Largest request body [env CALCINOSIS_MAX_BYTES]."),
+    ] = None,
+    knowledge_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--knowledge",
+            metavar="DIR",
+            help="Knowledge directory [env CALCINOSIS_KNOWLEDGE_DIR].",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    insecure_dev: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-dev",
+            help="Accept CDS Hooks calls WITHOUT checking their JWT. Local tinkering only.",
+        ),
+    ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Preload the seed case's report (demo data).")
+    ] = False,
+) -> None:
+    """Serve the REST API, the CDS Hooks service and the web UI until Ctrl-C."""
+    import uvicorn
+
+    from calcinosis.web.app import create_app
+    from calcinosis.web.settings import SettingsError, load_settings
+
+    _configure_logging()
+    try:
+        settings = load_settings(
+            {
+                "host": host,
+                "port": port,
+                "public_url": public_url,
+                "cds_clients": cds_clients,
+                "max_bytes": max_bytes,
+                "knowledge_dir": knowledge_dir,
+                "insecure_dev": True if insecure_dev else None,
+            }
+        )
+        app = create_app(settings)
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    listener = _listen(settings.host, settings.port)
+    base = settings.base_url
+    print(f"Calcinosis is serving on {base}/ (Ctrl-C to stop)", flush=True)
+    print(f"  API docs {base}/docs · CDS Hooks discovery {base}/cds-services", flush=True)
+    if demo:
+        report_id = _preload_demo(app)
+        print(f"  Demo report (seed case): {base}/report/{report_id}", flush=True)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before starting, so a busy port is one clear line, not a server log."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def _preload_demo(app: FastAPI) -> str:
+    from calcinosis import demo as demo_data
+    from calcinosis.web.context import context_of_app
+
+    ctx = context_of_app(app)
+    assessment = ctx.assess(demo_data.seed_bundle(), demo_data.SEED_AS_OF)
+    return ctx.reports.add(assessment, "demo").id
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    for name in ("calcinosis", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
