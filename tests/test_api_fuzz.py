@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, given, settings
-from webserver import serving
+from schemathesis import checks
 
 from calcinosis.web.app import create_app
 from calcinosis.web.settings import Settings
+from webserver import serving
 
 EXAMPLES_PER_OPERATION = 300
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
 import io
 import os
 import tracemalloc
@@ -112,14 +114,33 @@ def test_directory(tmp_path: Path) -> None:
     assert caught.value.message == f"{tmp_path}: is a directory, not a file"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_permission_denied(tmp_path: Path) -> None:
+def test_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the system will not open for us is refused as `permission denied`.
+
+    File modes cannot provoke this when the suite runs as root, which opens any file, so the
+    refusal an unprivileged reader gets from open(2) (EACCES) is raised at the call that opens
+    this one file; every other open goes through to the real one.
+    """
     path = tmp_path / "secret.json"
     path.write_bytes(b"{}")
-    path.chmod(0)
+    real_open = builtins.open
+
+    def open_but_deny_secret(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if file == str(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", open_but_deny_secret)
     with pytest.raises(UnreadableError) as caught:
         read_json_file(path)
     assert caught.value.message == f"{path}: permission denied"
+
+
+def test_a_read_error_is_unreadable() -> None:
+    """A file that opens but cannot be read, for root too: nothing is mapped at address 0."""
+    with pytest.raises(UnreadableError) as caught:
+        read_json_file("/proc/self/mem")
+    assert caught.value.message.startswith("/proc/self/mem: cannot be read (")
 
 
 def test_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:

@@ -1,0 +1,193 @@
+"""CDS Hooks service under a fixed arrival rate: latency percentiles and errors.
+
+    make bench-service     (or: .venv/bin/python bench/bench_service.py [--rate 200] [--seconds 60])
+
+Starts `calcinosis serve` in its own process on a loopback port, trusting the CDS Hooks
+specification's published example key (never trust it in production). Then sends signed
+`patient-view` calls, each with a fresh `jti`, whose prefetch is a realistic patient (the seed
+case, or another bundle given with --bundle). Requests leave on a fixed schedule whatever the
+server's pace (an open loop), and each latency is counted from the moment its request was due,
+so a stalled server cannot hide its queue. Prints figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SPEC = SHARED / "cdshooks" / "spec-2.0.1"
+SEED = SHARED / "dev-vignettes" / "bundles" / "dev-seed-palanivel-2026.json"
+ISSUER = "https://fhir-ehr.example.com/"
+SERVICE_HOOK = "patient-view"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the run")
+    parser.add_argument("--bundle", type=Path, default=SEED, help="the patient to prefetch")
+    args = parser.parse_args()
+    if not SPEC.is_dir():
+        sys.exit(f"bench-service needs the CDS Hooks spec examples in {SPEC}")
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        clients = Path(tmp) / "clients.json"
+        jwks = json.loads((SPEC / "24-jwks-public-example.json").read_text())
+        clients.write_text(json.dumps([{"iss": ISSUER, "jwks": jwks}]))
+        server = start_server(port, base, clients)
+        try:
+            asyncio.run(run(base, args.rate, args.seconds, args.bundle))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(port: int, base: str, clients: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "calcinosis.cli.main", "serve", "--port", str(port)]
+    command += ["--public-url", base, "--cds-clients", str(clients)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    sys.exit("the server did not become ready within 30 s")
+
+
+def prefetch_for(templates: dict[str, str], bundle: dict[str, Any]) -> dict[str, Any]:
+    """Fill each prefetch key with the bundle's resources of the type its template asks for
+    (the first key of a type gets them all), as an EHR would send them."""
+    resources = [e["resource"] for e in bundle.get("entry", [])]
+    filled: dict[str, Any] = {}
+    taken: set[str] = set()
+    for key, template in templates.items():
+        kind = template.split("?")[0].split("/")[0]
+        if kind == "Patient":
+            filled[key] = next(r for r in resources if r["resourceType"] == "Patient")
+        elif kind not in taken:
+            taken.add(kind)
+            found = [r for r in resources if r["resourceType"] == kind]
+            filled[key] = {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(found),
+                "entry": [{"resource": r} for r in found],
+            }
+        else:
+            filled[key] = {"resourceType": "Bundle", "type": "searchset", "total": 0}
+    return filled
+
+
+async def run(base: str, rate: float, seconds: float, bundle_path: Path) -> None:
+    bundle = json.loads(bundle_path.read_text())
+    patient = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    )
+    discovery = httpx.get(f"{base}/cds-services").json()["services"]
+    service = next(s for s in discovery if s["hook"] == SERVICE_HOOK)
+    url = f"{base}/cds-services/{service['id']}"
+    body = json.dumps(
+        {
+            "hook": SERVICE_HOOK,
+            "hookInstance": str(uuid.uuid4()),
+            "context": {"userId": "Practitioner/bench", "patientId": patient["id"]},
+            "prefetch": prefetch_for(service.get("prefetch", {}), bundle),
+        }
+    ).encode()
+    total = int(rate * seconds)
+    tokens = sign_tokens(url, total + 1)
+    print(f"Service {url}; {total} calls at {rate:g}/s over {seconds:g} s; body {len(body)} bytes")
+    print(f"Signed {len(tokens)} ES384 JWTs in advance (unique jti each)")
+
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        warm = await client.post(url, content=body, headers=headers(tokens.pop()))
+        if warm.status_code != 200:
+            sys.exit(f"warm-up call failed: {warm.status_code} {warm.text[:300]}")
+        cards = len(warm.json().get("cards", []))
+        start = time.perf_counter() + 0.5
+        calls = [call(client, url, body, tokens[i], start + i / rate) for i in range(total)]
+        results = await asyncio.gather(*calls)
+    report(results, cards, rate, seconds)
+
+
+def sign_tokens(audience: str, count: int) -> list[str]:
+    key = jwt.PyJWK(json.loads((SPEC / "25-jwk-private-example.json").read_text()))
+    now = int(time.time())
+    return [
+        jwt.encode(
+            {
+                "iss": ISSUER,
+                "aud": audience,
+                "iat": now,
+                "exp": now + 600,
+                "jti": str(uuid.uuid4()),
+            },
+            key.key,
+            algorithm="ES384",
+            headers={"kid": key.key_id or "example-kid", "typ": "JWT"},
+        )
+        for _ in range(count)
+    ]
+
+
+def headers(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}", "content-type": "application/json"}
+
+
+async def call(
+    client: httpx.AsyncClient, url: str, body: bytes, token: str, due: float
+) -> tuple[float, int]:
+    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+    try:
+        response = await client.post(url, content=body, headers=headers(token))
+        status = response.status_code
+    except httpx.HTTPError:
+        status = 0
+    return (time.perf_counter() - due) * 1000, status
+
+
+def report(results: list[tuple[float, int]], cards: int, rate: float, seconds: float) -> None:
+    latencies = sorted(ms for ms, _ in results)
+    errors = sum(1 for _, status in results if status != 200)
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    print(f"Cards per response: {cards}")
+    print(f"Requests: {len(results)}  errors (non-200 or transport): {errors}")
+    print(
+        f"Latency ms  p50 {cuts[49]:.2f}  p95 {cuts[94]:.2f}  p99 {cuts[98]:.2f}  "
+        f"max {latencies[-1]:.2f}"
+    )
+    print(
+        "Target p99 <= 50 ms with 0 errors; goal p99 <= 20 ms "
+        f"(at {rate:g} requests/s for {seconds:g} s, {os.cpu_count()} cores)"
+    )
+
+
+if __name__ == "__main__":
+    main()
