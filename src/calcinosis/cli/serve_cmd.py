@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -101,7 +103,16 @@ def serve(
         report_id = _preload_demo(app)
         print(f"  Demo report (seed case): {base}/report/{report_id}", flush=True)
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[listener])
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; a stop the
+    # operator asked for is a normal end (exit 0), not an abort.
+    signal.signal(signal.SIGTERM, _stop_requested)
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[listener])
+    print("Calcinosis stopped.", flush=True)
+
+
+def _stop_requested(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -29,7 +29,7 @@ STATUS_BY_CODE = {
     "multiple-patients": 422,
 }
 
-# HTTP status -> FHIR IssueType (http://hl7.org/fhir/valueset-issue-type.html).
+# HTTP status -> FHIR IssueType (the FHIR R4 IssueType value set).
 _ISSUE_TYPE = {
     400: "structure",
     401: "login",
