@@ -26,6 +26,7 @@ def api_schema() -> Iterator[schemathesis.BaseSchema]:
 OPERATIONS = [
     ("POST", "/api/assess"),
     ("GET", "/api/knowledge"),
+    ("GET", "/api/cds-feedback"),
     ("GET", "/health"),
     ("GET", "/health/ready"),
 ]

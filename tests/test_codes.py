@@ -39,7 +39,7 @@ def test_code_system_uris() -> None:
     assert CodeSystem.CONDITION_VERIFICATION.value.endswith("/condition-ver-status")
     assert CodeSystem.RISK_PROBABILITY.value.endswith("/risk-probability")
     assert len(CodeSystem) == 14 == len({m.value for m in CodeSystem})
-    assert all(m.value.startswith("http://") for m in CodeSystem)
+    assert all(m.value.startswith(("http://", "urn:calcinosis:")) for m in CodeSystem)
     assert hash(CodeSystem.LOINC) == hash("http://loinc.org")  # StrEnum: usable as a str key
 
 

@@ -13,6 +13,7 @@ import calcinosis
 from calcinosis.core.assessment import Assessment
 from calcinosis.core.knowledge import Knowledge
 from calcinosis.errors import InputError
+from calcinosis.web.feedback import FeedbackStore
 from calcinosis.web.observability import AuditTrail
 from calcinosis.web.problems import Problem
 from calcinosis.web.reports import ReportStore
@@ -25,6 +26,7 @@ class AppContext:
     knowledge: Knowledge
     reports: ReportStore
     audit: AuditTrail = field(default_factory=AuditTrail)
+    feedback: FeedbackStore = field(default_factory=FeedbackStore)
 
     def assess(self, bundle: dict[str, Any], as_of: dt.date | None = None) -> Assessment:
         """The engine on one bundle; bad input becomes a Problem with the contract's code."""
