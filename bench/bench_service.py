@@ -4,10 +4,10 @@
 
 Starts `calcinosis serve` in its own process on a loopback port, trusting the CDS Hooks
 specification's published example key (never trust it in production). Then sends signed
-`patient-view` calls, each with a fresh `jti`, whose prefetch is a realistic patient (the seed
-case, or another bundle given with --bundle). Requests leave on a fixed schedule whatever the
-server's pace (an open loop), and each latency is counted from the moment its request was due,
-so a stalled server cannot hide its queue. Prints figures only.
+`patient-view` calls, each with a fresh `jti`, whose prefetch is a realistic patient (the
+seed case, or another dev vignette given with --vignette). Requests leave on a fixed schedule
+whatever the server's pace (an open loop), and each latency is counted from the moment its
+request was due, so a stalled server cannot hide its queue. Prints figures only.
 """
 
 from __future__ import annotations
@@ -29,9 +29,14 @@ from typing import Any
 import httpx
 import jwt
 
+# The tests' CDS Client helper fills prefetch templates by running their searches over a record,
+# as an EHR would; the benchmark reuses it rather than keeping a second copy.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_cds_support import prefetch_for, vignette
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SPEC = SHARED / "cdshooks" / "spec-2.0.1"
-SEED = SHARED / "dev-vignettes" / "bundles" / "dev-seed-palanivel-2026.json"
+SEED = "dev-seed-palanivel-2026"
 ISSUER = "https://fhir-ehr.example.com/"
 SERVICE_HOOK = "patient-view"
 
@@ -40,7 +45,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the run")
-    parser.add_argument("--bundle", type=Path, default=SEED, help="the patient to prefetch")
+    parser.add_argument(
+        "--vignette", default=SEED, help="the dev vignette whose patient is prefetched"
+    )
     args = parser.parse_args()
     if not SPEC.is_dir():
         sys.exit(f"bench-service needs the CDS Hooks spec examples in {SPEC}")
@@ -51,12 +58,14 @@ def main() -> None:
         clients = Path(tmp) / "clients.json"
         jwks = json.loads((SPEC / "24-jwks-public-example.json").read_text())
         clients.write_text(json.dumps([{"iss": ISSUER, "jwks": jwks}]))
-        server = start_server(port, base, clients)
+        log = Path(tmp) / "server.log"
+        server = start_server(port, base, clients, log)
         try:
-            asyncio.run(run(base, args.rate, args.seconds, args.bundle))
+            asyncio.run(run(base, args.rate, args.seconds, args.vignette))
         finally:
             server.terminate()
             server.wait(timeout=10)
+        report_server_side(log)
 
 
 def free_port() -> int:
@@ -65,10 +74,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(port: int, base: str, clients: Path) -> subprocess.Popen[bytes]:
+def start_server(port: int, base: str, clients: Path, log: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "calcinosis.cli.main", "serve", "--port", str(port)]
     command += ["--public-url", base, "--cds-clients", str(clients)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log.open("wb") as sink:
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -80,35 +90,9 @@ def start_server(port: int, base: str, clients: Path) -> subprocess.Popen[bytes]
     sys.exit("the server did not become ready within 30 s")
 
 
-def prefetch_for(templates: dict[str, str], bundle: dict[str, Any]) -> dict[str, Any]:
-    """Fill each prefetch key with the bundle's resources of the type its template asks for
-    (the first key of a type gets them all), as an EHR would send them."""
-    resources = [e["resource"] for e in bundle.get("entry", [])]
-    filled: dict[str, Any] = {}
-    taken: set[str] = set()
-    for key, template in templates.items():
-        kind = template.split("?")[0].split("/")[0]
-        if kind == "Patient":
-            filled[key] = next(r for r in resources if r["resourceType"] == "Patient")
-        elif kind not in taken:
-            taken.add(kind)
-            found = [r for r in resources if r["resourceType"] == kind]
-            filled[key] = {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": len(found),
-                "entry": [{"resource": r} for r in found],
-            }
-        else:
-            filled[key] = {"resourceType": "Bundle", "type": "searchset", "total": 0}
-    return filled
-
-
-async def run(base: str, rate: float, seconds: float, bundle_path: Path) -> None:
-    bundle = json.loads(bundle_path.read_text())
-    patient = next(
-        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
-    )
+async def run(base: str, rate: float, seconds: float, name: str) -> None:
+    resources = vignette(name)  # as an EHR holds them: relative references, dates up to today
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
     discovery = httpx.get(f"{base}/cds-services").json()["services"]
     service = next(s for s in discovery if s["hook"] == SERVICE_HOOK)
     url = f"{base}/cds-services/{service['id']}"
@@ -117,7 +101,7 @@ async def run(base: str, rate: float, seconds: float, bundle_path: Path) -> None
             "hook": SERVICE_HOOK,
             "hookInstance": str(uuid.uuid4()),
             "context": {"userId": "Practitioner/bench", "patientId": patient["id"]},
-            "prefetch": prefetch_for(service.get("prefetch", {}), bundle),
+            "prefetch": prefetch_for(service, resources, patient["id"]),
         }
     ).encode()
     total = int(rate * seconds)
@@ -187,6 +171,28 @@ def report(results: list[tuple[float, int]], cards: int, rate: float, seconds: f
         "Target p99 <= 50 ms with 0 errors; goal p99 <= 20 ms "
         f"(at {rate:g} requests/s for {seconds:g} s, {os.cpu_count()} cores)"
     )
+
+
+def report_server_side(log: Path) -> None:
+    """The server's own view (its access log's latency: request in to response out), which
+    leaves out the client's and the network's share."""
+    hook_ms = sorted(
+        line["latency_ms"]
+        for line in _access_lines(log)
+        if line.get("route") == "/cds-services/{service_id}"
+    )
+    if len(hook_ms) >= 2:
+        cuts = statistics.quantiles(hook_ms, n=100, method="inclusive")
+        print(f"Server-side ms  p50 {cuts[49]:.2f}  p95 {cuts[94]:.2f}  p99 {cuts[98]:.2f}")
+
+
+def _access_lines(log: Path) -> list[dict[str, Any]]:
+    lines = []
+    for text in log.read_text(errors="replace").splitlines():
+        _, marker, payload = text.partition(" calcinosis.access ")
+        if marker:
+            lines.append(json.loads(payload))
+    return lines
 
 
 if __name__ == "__main__":

@@ -25,10 +25,10 @@ def free_port() -> int:
 
 
 def test_options_win_over_environment_and_defaults_fill_the_rest() -> None:
-    env = {"CALCINOSIS_PORT": "9001", "CALCINOSIS_HOST": "127.0.0.2", "CALCINOSIS_MAX_BYTES": "10"}
+    env = {"CALCINOSIS_PORT": "9001", "CALCINOSIS_HOST": "localhost", "CALCINOSIS_MAX_BYTES": "10"}
     settings = load_settings({"port": 9002, "host": None}, environ=env)
-    assert (settings.host, settings.port, settings.max_bytes) == ("127.0.0.2", 9002, 10)
-    assert settings.base_url == "http://127.0.0.2:9002"
+    assert (settings.host, settings.port, settings.max_bytes) == ("localhost", 9002, 10)
+    assert settings.base_url == "http://localhost:9002"
     assert load_settings({}, environ={}) == Settings()
 
 
@@ -51,6 +51,19 @@ def test_public_url_becomes_the_base_url_without_trailing_slash() -> None:
 def test_bad_settings_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings({}, environ=env)
+
+
+def test_plain_http_is_refused_off_loopback() -> None:
+    with pytest.raises(SettingsError, match="https"):
+        load_settings({"public_url": "http://cds.example.org"}, environ={})
+    with pytest.raises(SettingsError, match="https"):
+        load_settings({"host": "0.0.0.0"}, environ={})
+    behind_proxy = load_settings(
+        {"host": "0.0.0.0", "public_url": "https://cds.example.org"}, environ={}
+    )
+    assert behind_proxy.base_url == "https://cds.example.org"
+    tinkering = load_settings({"public_url": "http://10.0.0.5:8000", "insecure_dev": True}, {})
+    assert tinkering.insecure_dev is True
 
 
 def test_insecure_dev_is_off_unless_asked_for() -> None:

@@ -77,7 +77,26 @@ def load_settings(
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.port > 65535:
         raise SettingsError(f"{ENV_PREFIX}PORT / --port: {settings.port} is not a TCP port")
+    _require_tls_off_loopback(settings)
     return settings
+
+
+def _require_tls_off_loopback(settings: Settings) -> None:
+    """CDS Hooks requires TLS: a public URL other machines use must be https (a TLS proxy in
+    front of us), unless the operator explicitly runs in insecure development mode."""
+    parts = urlsplit(settings.base_url)
+    if parts.scheme == "https" or settings.insecure_dev:
+        return
+    if parts.hostname in _LOOPBACK:
+        return
+    raise SettingsError(
+        f"{ENV_PREFIX}PUBLIC_URL / --public-url: {settings.base_url!r} is plain http on a "
+        "non-loopback address; give the https URL of the TLS proxy in front of the service "
+        "(or use --insecure-dev for local tinkering)"
+    )
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _positive_int(name: str, raw: object) -> int:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
-
 from calcinosis.core.assessment import Assessment
 from calcinosis.core.orders import Orders
 from calcinosis.web.cdshooks.cards import (
@@ -66,8 +64,9 @@ class Answerer:
         collected = await collect(
             request, self.templates, settings.fhir_timeout_s, settings.max_bytes
         )
-        # The engine is CPU-bound: keep the event loop free for other calls meanwhile.
-        assessment = await run_in_threadpool(self.ctx.assess, collected.bundle)
+        # Inline, not in a worker thread: the engine takes about a millisecond and holds the GIL
+        # throughout, so a thread would add a hand-off without freeing anything.
+        assessment = self.ctx.assess(collected.bundle)
         return collected, assessment
 
     def _card_context(

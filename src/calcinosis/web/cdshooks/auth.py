@@ -100,8 +100,12 @@ class Authenticator:
     async def _check(self, request: Request) -> str:
         token = _bearer_token(request.headers.get("authorization", ""))
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            # One unverified read for kid, alg and iss (to pick the key); the claims are only
+            # trusted after the verified decode below.
+            unverified_token = jwt.api_jwt.decode_complete(
+                token, options={"verify_signature": False}
+            )
+            header, unverified = unverified_token["header"], unverified_token["payload"]
         except jwt.PyJWTError as exc:
             raise Refused(f"malformed JWT ({type(exc).__name__})") from None
         alg, kid = header.get("alg"), header.get("kid")
