@@ -36,6 +36,21 @@ def test_validate_shipped_and_refuse_broken(tmp_path: Path) -> None:
     assert "Traceback" not in bad.stderr
 
 
+def test_validate_checks_the_cds_policy_and_orderable_codes(tmp_path: Path) -> None:
+    broken = tmp_path / "kb"
+    shutil.copytree(KNOWLEDGE, broken)
+    orders = broken / "orders.yaml"
+    orders.write_text(orders.read_text().replace("loinc:", "lonic:", 1))
+    bad_orders = cli("knowledge", "validate", str(broken))
+    assert bad_orders.returncode == 2 and "orders.yaml" in bad_orders.stderr
+    shutil.copy(KNOWLEDGE / "orders.yaml", orders)
+    policy = broken / "cds.yaml"
+    policy.write_text(policy.read_text().replace("indicator: critical", "indicator: urgent", 1))
+    bad_policy = cli("knowledge", "validate", str(broken))
+    assert bad_policy.returncode == 2 and "cds.yaml" in bad_policy.stderr
+    assert "Traceback" not in bad_orders.stderr + bad_policy.stderr
+
+
 def test_list_names_rules_and_their_citations() -> None:
     out = cli("knowledge", "list")
     assert out.returncode == 0

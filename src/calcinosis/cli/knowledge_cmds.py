@@ -45,7 +45,13 @@ def validate(
     directory: Annotated[Path | None, typer.Argument(help="Knowledge directory.")] = None,
 ) -> None:
     """Validate a knowledge directory; exit 2 naming file, field and reason if it is invalid."""
+    from calcinosis.core.orders import load_orders
+    from calcinosis.web.cdshooks.policy import load_policy
+
     kb = calcinosis.load_knowledge(directory)
+    # The CDS Hooks card policy and the orderable codes are checked against the rest.
+    load_orders(kb)
+    load_policy(kb)
     where = str(directory) if directory is not None else "shipped knowledge"
     typer.echo(
         f"{where}: valid (version {kb.version}, {len(kb.rules)} rules, "
