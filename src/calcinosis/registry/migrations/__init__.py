@@ -1,0 +1,1 @@
+"""Alembic migrations of the registry schema (env.py, versions/); run through migrate.py."""
