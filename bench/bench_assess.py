@@ -1,10 +1,14 @@
 """How long one assessment takes next to merely parsing its JSON, and whether memory stays flat.
 
-    make bench          (or: .venv/bin/python bench/bench_assess.py)
+    make bench          (or: .venv/bin/python bench/bench_assess.py [--cold])
 
 Reads every sample bundle in ../shared/dev-vignettes/bundles (relative to the repository's
 parent), or the demo bundle shipped in the package when that directory is absent. Prints figures
 only; nothing here passes or fails on timing.
+
+Each bundle is assessed many times, so what the knowledge base remembers on use (phrase matches,
+unit conversion plans, differential scores) is warm after the first run. `--cold` forgets it
+before every assessment, for the figures of a record whose texts have never been seen.
 """
 
 from __future__ import annotations
@@ -87,14 +91,26 @@ def engine_only() -> Callable[[dict[str, Any], calcinosis.Knowledge], Callable[[
     return factory
 
 
-def measure(name: str, data: bytes, kb: calcinosis.Knowledge) -> Row:
+def measure(name: str, data: bytes, kb: calcinosis.Knowledge, cold: bool) -> Row:
     bundle = orjson.loads(data)
     factory = engine_only()
+    forget = kb.clear_caches if cold else (lambda: None)
     parse = median_us(lambda: orjson.loads(data))
-    total = median_us(
-        lambda: calcinosis.assess_bundle(orjson.loads(data), as_of=AS_OF, knowledge=kb)
-    )
-    engine = median_us(factory(bundle, kb)) if factory is not None else None
+
+    def total_run() -> object:
+        forget()
+        return calcinosis.assess_bundle(orjson.loads(data), as_of=AS_OF, knowledge=kb)
+
+    total = median_us(total_run)
+    engine: float | None = None
+    if factory is not None:
+        run = factory(bundle, kb)
+
+        def engine_run() -> object:
+            forget()
+            return run()
+
+        engine = median_us(engine_run)
     return Row(name, len(data) / 1024, parse, total, engine)
 
 
@@ -142,16 +158,18 @@ def print_table(rows: list[Row]) -> None:
 
 
 def main() -> int:
+    cold = "--cold" in sys.argv[1:]
     where, inputs = load_inputs()
     kb = calcinosis.load_knowledge()
     python = sys.version.split()[0]
     print(f"Calcinosis {calcinosis.__version__}, knowledge {kb.version}, Python {python}")
     print(f"Bundles: {where}; as of {AS_OF}; median of many runs after {WARM_UP} warm-up runs")
-    print("ratio = (parse + assess) / parse;  engine = assess on an already-built case\n")
+    print("ratio = (parse + assess) / parse;  engine = assess on an already-built case")
+    print("caches: " + ("cleared before every assessment (--cold)" if cold else "warm") + "\n")
     rows: list[Row] = []
     for name, data in inputs:
         try:
-            rows.append(measure(name, data, kb))
+            rows.append(measure(name, data, kb, cold))
         except calcinosis.CalcinosisError as exc:
             print(f"{name}: refused ({exc.code}): {exc.message}")
     if not rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from calcinosis.core.codes import icd10cm_is_valid, loinc_is_valid, rxnorm_is_valid, snomed_is_valid
-from calcinosis.core.knowledge import load_knowledge
+from calcinosis.core.knowledge import When, load_knowledge
 from calcinosis.core.knowledge_diff import diff_knowledge
 from calcinosis.errors import KnowledgeError
 
@@ -184,3 +185,125 @@ def test_group_with_unknown_concept_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError) as err:
         load_knowledge(kb)
     assert err.value.field == "groups.acne-sites" and "sites-moon" in err.value.reason
+
+
+def test_derived_lookups_belong_to_their_knowledge_object() -> None:
+    kb = load_knowledge()
+    assert kb.derived is kb.derived  # computed once
+    changed = dataclasses.replace(kb, differential=tuple(reversed(kb.differential)))
+    assert changed.derived is not kb.derived  # a changed copy never sees stale lookups
+    assert changed.derived.differential[0].rule is kb.differential[-1]
+    assert [e.rule for e in kb.derived.differential] == list(kb.differential)
+
+
+def test_when_sets_do_not_show_in_repr_or_equality() -> None:
+    when = When(all=("a",), any=("b", "c"), none=("d",))
+    assert repr(when) == "When(all=('a',), any=('b', 'c'), none=('d',))"
+    assert when == When(("a",), ("b", "c"), ("d",))
+    assert hash(when) == hash(When(("a",), ("b", "c"), ("d",)))
+    assert when.holds({"a", "c"}) and not when.holds({"a", "c", "d"}) and not when.holds({"a"})
+    assert When().holds(set()) and When(any=()).holds({"x"})
+    assert when.met({"c", "a", "b"}) == ("a", "b", "c")
+    assert dataclasses.replace(when, none=()).holds({"a", "b", "d"})
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_every_signal_a_rule_names_reads_as_words() -> None:
+    kb = load_knowledge()
+    assert kb.signal_labels["damage:any"] == "local tissue damage"
+    assert kb.signal_labels["absent:acne"] == f"no {kb.concepts['acne'].label}"
+    assert kb.signal_labels["absent:histology-bone"] == "no bone on histology"
+    for rule in kb.differential:
+        for signal in (*rule.data.get("for", {}), *rule.data.get("against", {})):
+            assert signal in kb.signal_labels
+    for rule in kb.rules.values():
+        for signal in (*rule.when.all, *rule.when.any, *rule.when.none):
+            assert signal in kb.signal_labels
+    for signal, label in kb.signal_labels.items():
+        assert label.strip() and ":" not in label.replace(": ", ""), (signal, label)
+
+
+SIGNALS = "signals.yaml"
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "field", "reason"),
+    [
+        (
+            "rules/differential.yaml",
+            "damage:any: 2}",
+            "damage:any: 2, lesion:glowing: 1}",
+            "labels",
+            "'lesion:glowing' (named in rules/differential.yaml: calcinosis-cutis-dystrophic.for)",
+        ),
+        (
+            SIGNALS,
+            "  damage:any: local tissue damage\n",
+            "  damage:any: damage:any\n",
+            "labels.damage:any",
+            "reads like a signal id",
+        ),
+        (
+            SIGNALS,
+            "  warfarin-use: warfarin use\n",
+            "  warfarin-use: x\n  lesion:glowing: glowing\n",
+            "labels.lesion:glowing",
+            "no rule names this signal",
+        ),
+        (
+            SIGNALS,
+            "  warfarin-use: warfarin use\n",
+            "  warfarin-use: x\n  acne: spots\n",
+            "labels.acne",
+            "a value-set concept",
+        ),
+        (
+            SIGNALS,
+            '  absent: "no {label}"\n',
+            '  absent: "no label"\n',
+            "templates.absent",
+            "{label}",
+        ),
+    ],
+)
+def test_signal_labels_are_checked(
+    tmp_path: Path, file: str, old: str, new: str, field: str, reason: str
+) -> None:
+    kb = copy_knowledge(tmp_path)
+    edit(kb / file, old, new)
+    with pytest.raises(KnowledgeError) as err:
+        load_knowledge(kb)
+    assert (err.value.file, err.value.field) == (SIGNALS, field)
+    assert reason in err.value.reason
+
+
+def test_a_missing_calculation_rule_is_refused(tmp_path: Path) -> None:
+    kb = copy_knowledge(tmp_path)
+    edit(kb / "rules" / "calculations.yaml", "id: calculation.payne", "id: calculation.payne-1973")
+    with pytest.raises(KnowledgeError) as err:
+        load_knowledge(kb)
+    assert (err.value.file, err.value.field) == ("rules/calculations.yaml", "calculation.payne")
+    assert "the engine names it" in err.value.reason
+
+
+def test_calculation_rules_are_registered_with_their_citations() -> None:
+    kb = load_knowledge()
+    assert kb.rules["calculation.payne"].citations == ("payne-1973",)
+    assert kb.rules["calculation.ckd-epi-2021"].citations == ("inker-2021",)
+    product = kb.rules["calculation.calcium-phosphate-product"].citations
+    precip = kb.thresholds["ca-p-product-precipitation"].citations
+    target = kb.thresholds["ca-p-product-target"].citations
+    assert set(precip) | set(target) <= set(product)
+
+
+def test_diff_reports_a_changed_signal_label(tmp_path: Path) -> None:
+    kb = copy_knowledge(tmp_path)
+    edit(kb / "signals.yaml", "  lesion:many: many lesions\n", "  lesion:many: numerous lesions\n")
+    changes = diff_knowledge(load_knowledge(), load_knowledge(kb))
+    assert [(c.kind, c.key, c.change) for c in changes] == [("label", "lesion:many", "changed")]
+    assert "'many lesions' -> 'numerous lesions'" in changes[0].detail

@@ -176,9 +176,14 @@ def test_identical_units_never_touch_registry(monkeypatch: pytest.MonkeyPatch) -
 
 def test_factors_are_cached(uc: UnitConverter) -> None:
     uc.convert(1.0, "g/dL", "g/L")
-    before = units._factor.cache_info().hits
+    before = units._factor.cache_info()
+    # the converter remembers its own plan: the factor is neither recomputed nor looked up again
     assert uc.convert(2.0, "g/dL", "g/L") == pytest.approx(20.0)
-    assert units._factor.cache_info().hits == before + 1
+    assert units._factor.cache_info() == before
+    # another converter shares the process-wide factor cache
+    assert UnitConverter({}).convert(3.0, "g/dL", "g/L") == pytest.approx(30.0)
+    assert units._factor.cache_info().hits == before.hits + 1
+    assert units._factor.cache_info().misses == before.misses
     assert units._registry() is units._registry()
 
 
@@ -241,7 +246,11 @@ def test_arbitrary_text_is_either_ucum_or_unit_error(text: str) -> None:
 def test_refusals_are_cached_too(uc: UnitConverter) -> None:
     with pytest.raises(UnitError):
         uc.convert(9.4, "mg", "mg/dL")
-    before = units._factor.cache_info().hits
+    before = units._factor.cache_info()
     with pytest.raises(UnitError, match="'mg'"):
         uc.convert(9.4, "mg", "mg/dL")
-    assert units._factor.cache_info().hits == before + 1
+    assert units._factor.cache_info() == before  # the converter remembered the refusal
+    with pytest.raises(UnitError, match="'mg'"):
+        UnitConverter({}).convert(9.4, "mg", "mg/dL")
+    assert units._factor.cache_info().hits == before.hits + 1
+    assert units._factor.cache_info().misses == before.misses

@@ -41,6 +41,15 @@ GROUPS = (
     "acne-sites",
 )
 EVIDENCE_LEVELS = ("1A", "1B", "2A", "2B", "3", "IV", "IV (single case)", "V")
+# Rules the engine names itself in the basis of its calculations (rules/calculations.yaml).
+CALCULATION_RULES = (
+    "calculation.payne",
+    "calculation.calcium-phosphate-product",
+    "calculation.ckd-epi-2021",
+)
+# What a signal label must not look like: a signal id ("damage:any") left for the reader.
+RAW_SIGNAL = re.compile(r"[a-z0-9][a-z0-9.\-]*:[a-z0-9]")
+SIGNAL_TEMPLATES = ("absent", "uncertain")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +59,28 @@ class When:
     all: tuple[str, ...] = ()
     any: tuple[str, ...] = ()
     none: tuple[str, ...] = ()
+    # the same lists as sets, so a check is a few set operations in C
+    _all: frozenset[str] = field(init=False, repr=False, compare=False)
+    _any: frozenset[str] = field(init=False, repr=False, compare=False)
+    _none: frozenset[str] = field(init=False, repr=False, compare=False)
+    _named: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_all", frozenset(self.all))
+        object.__setattr__(self, "_any", frozenset(self.any))
+        object.__setattr__(self, "_none", frozenset(self.none))
+        object.__setattr__(self, "_named", (*self.all, *self.any))
 
     def holds(self, signals: frozenset[str] | set[str]) -> bool:
-        if any(s in signals for s in self.none):
+        if not signals.isdisjoint(self._none):
             return False
-        if not all(s in signals for s in self.all):
+        if not self._all <= signals:
             return False
-        return not self.any or any(s in signals for s in self.any)
+        return not self._any or not signals.isdisjoint(self._any)
 
     def met(self, signals: frozenset[str] | set[str]) -> tuple[str, ...]:
         """The signals that made it hold, for the basis."""
-        return tuple(s for s in (*self.all, *self.any) if s in signals)
+        return tuple([s for s in self._named if s in signals])
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +141,7 @@ class Knowledge:
     ckd_epi: CkdEpi2021
     calculation_citations: Mapping[str, tuple[str, ...]]  # payne, ckd-epi-2021
     groups: Mapping[str, tuple[str, ...]]  # named concept or analyte lists the engine reads
+    signal_labels: Mapping[str, str]  # every signal a rule names -> how a clinician reads it
     contexts: Mapping[str, Mapping[str, str | None]]
     implies: Mapping[str, tuple[str, ...]]
     exam_labels: Mapping[str, Mapping[str, str]]
@@ -143,6 +164,131 @@ class Knowledge:
 
     def threshold(self, key: str) -> float:
         return self.thresholds[key].value
+
+    def clear_caches(self) -> None:
+        """Forget what this knowledge base remembered on use (phrase matches, unit conversion
+        plans, differential scores), so the next assessment runs cold. Results never depend on
+        these caches; timing does."""
+        for matcher in (self.findings_matcher, self.medication_matcher, self.analyte_matcher):
+            matcher.clear_cache()
+        self.units.clear_cache()
+        self.derived.clear_memos()
+
+    @functools.cached_property
+    def derived(self) -> Derived:
+        """Lookups computed from this knowledge base once, on first use (never stale: a
+        changed copy made with dataclasses.replace computes its own)."""
+        return Derived(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredEntry:
+    """A differential entry with its prior and weights as floats, in the data's order.
+
+    `mask` has one bit per signal the entry weighs (see Derived.differential_bits).
+    """
+
+    rule: Rule
+    label: str
+    prior: float
+    pro: Mapping[str, float]
+    con: Mapping[str, float]
+    mask: int
+
+
+# A differential entry scored for one set of present signals: its sort key (the negated,
+# rounded score), the signals for then against it, and its summary.
+DifferentialOutcome = tuple[float, tuple[str, ...], str]
+
+# The section field each plan list reports beside its summary.
+PLAN_EXTRA_KEYS = {
+    "workup": "would_change",
+    "management": "evidence_level",
+    "follow_up": "interval",
+}
+
+
+class Derived:
+    """What the engine would otherwise recompute for every record: indexes, unit factors and the
+    static parts of statements. Everything here follows from the knowledge data alone; the
+    memos in it are filled on use and bounded by the size of the knowledge base."""
+
+    def __init__(self, kb: Knowledge) -> None:
+        self._kb = kb
+        weighed = dict.fromkeys(
+            s
+            for rule in kb.differential
+            for part in ("for", "against")
+            for s in _weights(rule, part)
+        )
+        self.differential_bits = {s: 1 << i for i, s in enumerate(weighed)}
+        self.differential_signals = frozenset(weighed)
+        bits = self.differential_bits
+        self.differential = tuple(
+            ScoredEntry(
+                rule=rule,
+                label=str(rule.data.get("label") or rule.summary),
+                prior=float(rule.data.get("prior", 0.0)),
+                pro={s: float(w) for s, w in _weights(rule, "for").items()},
+                con={s: float(w) for s, w in _weights(rule, "against").items()},
+                mask=sum(bits[s] for s in {**_weights(rule, "for"), **_weights(rule, "against")}),
+            )
+            for rule in kb.differential
+        )
+        # per entry: the signals it weighs that are present (as bits) -> its scoring
+        self.differential_memo: tuple[dict[int, DifferentialOutcome], ...] = tuple(
+            {} for _ in self.differential
+        )
+        self.differential_slots = tuple(
+            zip(
+                range(len(self.differential)),
+                self.differential,
+                self.differential_memo,
+                strict=True,
+            )
+        )
+        self.plan_extras: dict[str, tuple[tuple[str, Any], ...]] = {}
+        for section, key in PLAN_EXTRA_KEYS.items():
+            for rule in getattr(kb, section):
+                self.plan_extras[rule.id] = _plan_extra(rule, key)
+        # warnings the engine raises itself (`engine: true`) are not matched on signals
+        self.signal_warnings = tuple(r for r in kb.warnings if not r.data.get("engine"))
+
+    # Unit-derived constants, computed when first asked for: a knowledge base need not
+    # define every threshold the engine reads on some paths only.
+    @functools.cached_property
+    def year_days(self) -> float:
+        return self._kb.units.convert_duration_to_days(1.0, "a")
+
+    @functools.cached_property
+    def neonate_days(self) -> float:
+        return self._kb.units.convert_duration_to_days(self._kb.threshold("neonate-age"), "d")
+
+    @functools.cached_property
+    def isotretinoin_adequate_days(self) -> float:
+        iso = self._kb.thresholds["isotretinoin-adequate-course"]
+        return self._kb.units.convert_duration_to_days(iso.value, iso.unit)
+
+    def clear_memos(self) -> None:
+        """Forget what was filled on use (for measuring the cold path)."""
+        for memo in self.differential_memo:
+            memo.clear()
+
+
+def _weights(rule: Rule, part: str) -> Mapping[str, Any]:
+    weights = rule.data.get(part) or {}
+    return weights if isinstance(weights, Mapping) else {}
+
+
+def _plan_extra(rule: Rule, key: str) -> tuple[tuple[str, Any], ...]:
+    value = rule.data.get(key)
+    if isinstance(value, dict):
+        value = (
+            f"{value['low']}-{value['high']} {value['unit']}"
+            if value["low"] != value["high"]
+            else f"{value['low']} {value['unit']}"
+        )
+    return () if value is None else ((key, value),)
 
 
 DEFAULT_DIRECTORY = "default"
@@ -170,6 +316,7 @@ class _Loader:
         self.root = root
         self.rules: dict[str, Rule] = {}
         self.citations: dict[str, Citation] = {}
+        self.named: dict[str, str] = {}  # every signal a rule names -> where it is first named
 
     # ---------------------------------------------------------------- reading helpers
     def read(self, name: str) -> dict[str, Any]:
@@ -205,10 +352,15 @@ class _Loader:
             raise KnowledgeError(file, where, f"unknown keys {sorted(unknown)}")
         parts = {k: _str_list(file, f"{where}.{k}", value.get(k, [])) for k in value}
         for key, signals in parts.items():
-            for s in signals:
-                if not _SIGNAL.match(s):
-                    raise KnowledgeError(file, f"{where}.{key}", f"malformed signal {s!r}")
+            self.name_signals(file, f"{where}.{key}", signals)
         return When(parts.get("all", ()), parts.get("any", ()), parts.get("none", ()))
+
+    def name_signals(self, file: str, where: str, signals: Any) -> None:
+        """Check signal ids a rule names and remember them: each needs a readable label."""
+        for s in signals:
+            if not isinstance(s, str) or not _SIGNAL.match(s):
+                raise KnowledgeError(file, where, f"malformed signal {s!r}")
+            self.named.setdefault(s, f"{file}: {where}")
 
     def rule(self, file: str, where: str, item: Any, allowed: set[str]) -> Rule:
         if not isinstance(item, dict):
@@ -286,6 +438,7 @@ class _Loader:
                     raise KnowledgeError(
                         "rules/differential.yaml", f"{rule.id}.{part}", "weights must be numbers"
                     )
+                self.name_signals("rules/differential.yaml", f"{rule.id}.{part}", list(weights))
         workup = self.rule_list("rules/workup.yaml", "items", {"would_change"})
         management = self.rule_list("rules/management.yaml", "options", {"evidence_level"})
         for rule in management:
@@ -298,6 +451,13 @@ class _Loader:
         follow_up = self.rule_list("rules/follow-up.yaml", "items", {"interval"})
         warnings = self.rule_list("rules/warnings.yaml", "items", {"engine"})
         missing = self.load_missing()
+        self.rule_list("rules/calculations.yaml", "items", set())
+        for rid in CALCULATION_RULES:
+            if rid not in self.rules:
+                raise KnowledgeError(
+                    "rules/calculations.yaml", rid, "missing (the engine names it)"
+                )
+        signal_labels = self.load_signal_labels(concepts)
         return Knowledge(
             version=version,
             date=date,
@@ -313,6 +473,7 @@ class _Loader:
             ckd_epi=ckd,
             calculation_citations=calc_cites,
             groups=self.load_groups(set(concepts) | set(analytes)),
+            signal_labels=signal_labels,
             contexts=contexts,
             implies=implies,
             exam_labels=exam_labels,
@@ -333,6 +494,61 @@ class _Loader:
             missing_data=missing,
             rules=dict(self.rules),
         )
+
+    def load_signal_labels(self, concepts: Mapping[str, Concept]) -> dict[str, str]:
+        """signals.yaml: a label for every signal the rules name that has none in a value set."""
+        file = "signals.yaml"
+        data = self.read(file)
+        self.cites(file, "signals", data.get("citations"))
+        templates = {
+            str(k): _str(file, f"templates.{k}", v)
+            for k, v in _mapping(file, "templates", data.get("templates")).items()
+        }
+        for key in set(templates) ^ set(SIGNAL_TEMPLATES):
+            why = "unknown template" if key in templates else "missing template"
+            raise KnowledgeError(file, f"templates.{key}", why)
+        for key, template in templates.items():
+            if template.count("{label}") != 1:
+                raise KnowledgeError(file, f"templates.{key}", "must hold {label} exactly once")
+        labels: dict[str, str] = {}
+        for sid, label in _mapping(file, "labels", data.get("labels")).items():
+            where = f"labels.{sid}"
+            if not isinstance(sid, str) or not _SIGNAL.match(sid):
+                raise KnowledgeError(file, where, f"malformed signal {sid!r}")
+            if sid in concepts:
+                raise KnowledgeError(
+                    file, where, "a value-set concept: its label is the value set's"
+                )
+            label = _str(file, where, label)
+            if RAW_SIGNAL.search(label):
+                raise KnowledgeError(file, where, f"{label!r} reads like a signal id")
+            labels[sid] = label
+
+        def resolve(signal: str) -> str | None:
+            if signal in labels:
+                return labels[signal]
+            if signal in concepts:
+                return concepts[signal].label
+            prefix, _, base = signal.partition(":")
+            if prefix in templates and base:
+                text = resolve(base)
+                return None if text is None else templates[prefix].replace("{label}", text)
+            return None
+
+        resolved: dict[str, str] = {}
+        for signal, place in self.named.items():
+            text = resolve(signal)
+            if text is None:
+                raise KnowledgeError(
+                    file, "labels", f"{signal!r} (named in {place}) has no readable label"
+                )
+            resolved[signal] = text
+        used = set(self.named)
+        used |= {s.partition(":")[2] for s in self.named if s.partition(":")[0] in templates}
+        for sid in labels:
+            if sid not in used:
+                raise KnowledgeError(file, f"labels.{sid}", "no rule names this signal")
+        return resolved
 
     def load_citations(self) -> None:
         file = "citations.yaml"
@@ -580,6 +796,8 @@ class _Loader:
             file, "calciphylaxis.skin_picture", calci.get("skin_picture")
         )
         out["calciphylaxis-risk"] = _str_list(file, "calciphylaxis.risk", calci.get("risk"))
+        self.name_signals(file, "calciphylaxis.skin_picture", out["calciphylaxis-skin"])
+        self.name_signals(file, "calciphylaxis.risk", out["calciphylaxis-risk"])
         metabolic = _mapping(file, "metabolic", data.get("metabolic"))
         for name in ("abnormal", "normal", "risk"):
             out[f"metabolic-{name}"] = self.rule(

@@ -11,7 +11,7 @@ from calcinosis.core.knowledge import Knowledge
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    kind: str  # rule | threshold | code | citation | synonym
+    kind: str  # rule | threshold | code | citation | synonym | label
     key: str
     change: str  # added | removed | changed
     detail: str = ""
@@ -24,6 +24,7 @@ def diff_knowledge(old: Knowledge, new: Knowledge) -> list[Change]:
     out += _diff("citation", _citations(old), _citations(new))
     out += _diff("code", _codes(old), _codes(new))
     out += _diff("synonym", _synonyms(old), _synonyms(new))
+    out += _diff("label", dict(old.signal_labels), dict(new.signal_labels))
     return out
 
 

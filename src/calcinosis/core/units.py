@@ -7,6 +7,7 @@ Molar masses and spelling aliases come from the caller (knowledge data), never f
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import threading
@@ -19,6 +20,8 @@ from calcinosis.errors import UnitError
 __all__ = ["UnitConverter", "convert_duration_to_days"]
 
 _lock = threading.RLock()
+_PLAN_CACHE_SIZE = 4096
+_PLAN_MAX_CHARS = 64  # longer "units" are junk: refused afresh rather than remembered
 _registry_box: list[Any] = []
 
 
@@ -140,6 +143,13 @@ class UnitConverter:
 
     def __init__(self, spelling_aliases: Mapping[str, str]) -> None:
         self._aliases: Mapping[str, str] = MappingProxyType(dict(spelling_aliases))
+        # (unit, target, molar mass) -> factor, None (the same unit) or why it cannot convert;
+        # labs repeat a handful of units, so a warm conversion is one lookup
+        self._plans: dict[tuple[str, str, float | None], float | str | None] = {}
+
+    def clear_cache(self) -> None:
+        """Forget remembered conversion plans (for measuring the cold path)."""
+        self._plans.clear()
 
     def canonical(self, unit: str) -> str:
         """Alias-mapped UCUM code; UnitError if empty or not UCUM. Case is never folded."""
@@ -160,10 +170,29 @@ class UnitConverter:
             if not unit:
                 raise UnitError("empty unit: a UCUM unit code is required")
             return float(value)
-        source, dest = self.canonical(unit), self.canonical(target)
-        if source == dest:
+        key = (unit, target, molar_mass_g_per_mol)
+        try:
+            plan = self._plans[key]
+        except (KeyError, TypeError):  # TypeError: an unhashable argument, not remembered
+            plan = self._plan(unit, target, molar_mass_g_per_mol)
+            if len(self._plans) < _PLAN_CACHE_SIZE and len(unit) <= _PLAN_MAX_CHARS:
+                with contextlib.suppress(TypeError):
+                    self._plans[key] = plan
+        if plan is None:
             return float(value)
-        return float(value) * _convert_factor(source, dest, _molar(molar_mass_g_per_mol))
+        if isinstance(plan, str):
+            raise UnitError(plan)
+        return float(value) * plan
+
+    def _plan(self, unit: str, target: str, molar_mass: float | None) -> float | str | None:
+        try:
+            source, dest = self.canonical(unit), self.canonical(target)
+            if source == dest:
+                return None
+            # a bad molar mass is a knowledge bug: its ValueError propagates, never remembered
+            return _convert_factor(source, dest, _molar(molar_mass))
+        except UnitError as exc:
+            return exc.message
 
     def is_convertible(self, unit: str, target: str, molar_mass: float | None = None) -> bool:
         """True when `convert` would succeed for these units (and molar mass)."""

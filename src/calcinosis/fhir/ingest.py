@@ -26,7 +26,14 @@ from calcinosis.errors import (
     NotABundleError,
     UnitError,
 )
-from calcinosis.fhir.resources import Resolver, codings, date_of, first_text, text_of
+from calcinosis.fhir.resources import (
+    MAPPING,
+    Resolver,
+    codings,
+    date_of,
+    first_text,
+    text_of,
+)
 
 _RESPONSE = re.compile(
     r"^Treatment response: (responded|no response|partial|unknown|not-applicable)\.", re.I
@@ -58,19 +65,19 @@ _SITE_PREFIX = "sites-"
 
 def case_from_bundle(bundle: Mapping[str, Any], kb: Knowledge) -> Case:
     """Validate the Bundle's shape and turn its resources into a Case."""
-    if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
+    if not isinstance(bundle, MAPPING) or bundle.get("resourceType") != "Bundle":
         raise NotABundleError("the input is not a FHIR Bundle (resourceType must be 'Bundle')")
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
         raise InvalidResourceError("Bundle.entry must be a list")
     resolver = Resolver()
     for index, entry in enumerate(entries):
-        if not isinstance(entry, Mapping):
+        if not isinstance(entry, MAPPING):
             raise InvalidResourceError(f"Bundle.entry[{index}] must be an object")
         resource = entry.get("resource")
         if resource is None:
             continue
-        if not isinstance(resource, Mapping):
+        if not isinstance(resource, MAPPING):
             raise InvalidResourceError(f"Bundle.entry[{index}].resource must be an object")
         if not isinstance(resource.get("resourceType"), str):
             raise InvalidResourceError(f"Bundle.entry[{index}].resource has no resourceType")
@@ -233,7 +240,7 @@ class _CaseBuilder:
             return
         kind = res["resourceType"]
         concept = res.get("medicationCodeableConcept")
-        if concept is None and isinstance(res.get("medicationReference"), Mapping):
+        if concept is None and isinstance(res.get("medicationReference"), MAPPING):
             target = self.r.resolve(res["medicationReference"].get("reference"), res)
             concept = target.get("code") if target else None
         label = first_text(concept) or "medication"
@@ -243,7 +250,7 @@ class _CaseBuilder:
             concepts.update(self._concepts_for_code(system, value))
         text = text_of(concept)
         dosage = " ".join(
-            d.get("text", "") for d in res.get("dosageInstruction") or [] if isinstance(d, Mapping)
+            d.get("text", "") for d in res.get("dosageInstruction") or [] if isinstance(d, MAPPING)
         )
         route_text = f"{text} {dosage}".lower()
         for hit in self.kb.medication_matcher.find(text):
@@ -252,7 +259,7 @@ class _CaseBuilder:
         if "oral-antibiotic" in concepts and any(c in route_text for c in self.kb.topical_cues):
             concepts.discard("oral-antibiotic")
             concepts.add("topical-acne-treatment")
-        notes = " ".join(n.get("text", "") for n in res.get("note") or [] if isinstance(n, Mapping))
+        notes = " ".join(n.get("text", "") for n in res.get("note") or [] if isinstance(n, MAPPING))
         match = _RESPONSE.match(notes.strip())
         response = match.group(1).lower() if match else "unknown"
         start, end = _period(res, kind)
@@ -274,7 +281,7 @@ class _CaseBuilder:
         if res.get("status") in ("entered-in-error", "cancelled"):
             return
         code = res.get("code") or {}
-        label = code.get("text") if isinstance(code, Mapping) else None
+        label = code.get("text") if isinstance(code, MAPPING) else None
         if isinstance(label, str) and label in self.kb.age_labels:
             self._age_range(res, self.kb.age_labels[label])
             return
@@ -321,7 +328,7 @@ class _CaseBuilder:
         )
         self.read_text(title, "condition", finding)
         extra = [text_of(res.get("outcome"))]
-        extra += [n.get("text", "") for n in res.get("note") or [] if isinstance(n, Mapping)]
+        extra += [n.get("text", "") for n in res.get("note") or [] if isinstance(n, MAPPING)]
         for text in extra:
             if text:
                 self.read_text(text, context, finding)
@@ -331,7 +338,7 @@ class _CaseBuilder:
             return
         finding = self.finding(res, f"Clinical note: {res.get('description') or 'note'}")
         for content in res.get("content") or []:
-            if isinstance(content, Mapping):
+            if isinstance(content, MAPPING):
                 for text in _attachments([content.get("attachment")]):
                     self.read_text(text, "exam", finding)
 
@@ -341,8 +348,9 @@ class _CaseBuilder:
         value = _observation_value(res)
         finding = self.finding(res, f"{label}: {value if value is not None else ''}")
         site = res.get("bodySite")
-        if isinstance(site, Mapping) and text_of(site):
-            self._sites(text_of(site), finding)
+        site_text = text_of(site) if isinstance(site, MAPPING) else ""
+        if site_text:
+            self._sites(site_text, finding)
         if spec.get("context") == "imaging":
             self.add_fact("imaging:done", True, finding)
         elif spec.get("concept", "").startswith("histology-") or spec.get("context") == "histology":
@@ -384,9 +392,9 @@ class _CaseBuilder:
 
     def _size(self, res: Mapping[str, Any]) -> None:
         quantities: list[Any] = []
-        if isinstance(res.get("valueQuantity"), Mapping):
+        if isinstance(res.get("valueQuantity"), MAPPING):
             quantities = [res["valueQuantity"], res["valueQuantity"]]
-        elif isinstance(res.get("valueRange"), Mapping):
+        elif isinstance(res.get("valueRange"), MAPPING):
             quantities = [res["valueRange"].get("low"), res["valueRange"].get("high")]
         values: list[float | None] = []
         for q in quantities:
@@ -399,7 +407,7 @@ class _CaseBuilder:
 
     def _duration(self, res: Mapping[str, Any], finding: Finding) -> None:
         q = res.get("valueQuantity")
-        if isinstance(q, Mapping) and isinstance(q.get("value"), (int, float)):
+        if isinstance(q, MAPPING) and isinstance(q.get("value"), (int, float)):
             unit = q.get("code") or q.get("unit")
             try:
                 self.lesion["duration_days"] = self.kb.units.convert_duration_to_days(
@@ -413,7 +421,7 @@ class _CaseBuilder:
 
     def _age_range(self, res: Mapping[str, Any], unit: str) -> None:
         rng = res.get("valueRange")
-        if not isinstance(rng, Mapping):
+        if not isinstance(rng, MAPPING):
             return
         try:
             low = self.kb.units.convert_duration_to_days(float(rng["low"]["value"]), unit)
@@ -444,7 +452,7 @@ class _CaseBuilder:
         problem: str | None = None
         q = res.get("valueQuantity")
         shown = ""
-        if isinstance(q, Mapping) and "value" in q:
+        if isinstance(q, MAPPING) and "value" in q:
             raw = q.get("value")
             unit = q.get("code") or q.get("unit")
             shown = f"{raw} {unit or '(no unit)'}"
@@ -466,7 +474,7 @@ class _CaseBuilder:
         elif isinstance(res.get("valueString"), str):
             shown = res["valueString"]
             flag = flag or _qualitative_flag(res["valueString"])
-        elif isinstance(res.get("valueCodeableConcept"), Mapping):
+        elif isinstance(res.get("valueCodeableConcept"), MAPPING):
             shown = first_text(res["valueCodeableConcept"])
             flag = flag or _qualitative_flag(shown)
         low, high = self._reference_range(res, analyte.unit, analyte.molar_mass)
@@ -489,7 +497,7 @@ class _CaseBuilder:
         )
 
     def _quantity(self, q: Any, target: str, molar_mass: float | None = None) -> float:
-        if not isinstance(q, Mapping) or not isinstance(q.get("value"), (int, float)):
+        if not isinstance(q, MAPPING) or not isinstance(q.get("value"), (int, float)):
             raise UnitError("no numeric value")
         unit = q.get("code") or q.get("unit")
         if q.get("system") not in (None, CodeSystem.UCUM) and q.get("code"):
@@ -504,7 +512,7 @@ class _CaseBuilder:
         ranges = res.get("referenceRange")
         if not unit or not isinstance(ranges, list) or not ranges:
             return None, None
-        rng = ranges[0] if isinstance(ranges[0], Mapping) else {}
+        rng = ranges[0] if isinstance(ranges[0], MAPPING) else {}
         out: list[float | None] = []
         for key in ("low", "high"):
             try:
@@ -584,10 +592,10 @@ def codings_all(value: Any) -> Iterable[tuple[str, str]]:
 
 def _status_code(value: Any) -> str | None:
     """Status codings are read by code alone: some EHRs leave out the system."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, MAPPING):
         return None
     for coding in value.get("coding") or []:
-        if isinstance(coding, Mapping) and isinstance(coding.get("code"), str):
+        if isinstance(coding, MAPPING) and isinstance(coding.get("code"), str):
             return str(coding["code"])
     return None
 
@@ -614,13 +622,13 @@ def _observation_value(res: Mapping[str, Any]) -> Any:
     for key in ("valueString", "valueBoolean", "valueInteger"):
         if key in res:
             return res[key]
-    if isinstance(res.get("valueCodeableConcept"), Mapping):
+    if isinstance(res.get("valueCodeableConcept"), MAPPING):
         return first_text(res["valueCodeableConcept"])
     q = res.get("valueQuantity")
-    if isinstance(q, Mapping):
+    if isinstance(q, MAPPING):
         return f"{q.get('value')} {q.get('unit') or q.get('code') or ''}".strip()
     rng = res.get("valueRange")
-    if isinstance(rng, Mapping):
+    if isinstance(rng, MAPPING):
         low, high = rng.get("low") or {}, rng.get("high") or {}
         return f"{low.get('value')}-{high.get('value')} {high.get('unit') or ''}".strip()
     return None
@@ -630,13 +638,13 @@ def _period(res: Mapping[str, Any], kind: str) -> tuple[dt.date | None, dt.date 
     period = res.get("effectivePeriod")
     if kind == "MedicationRequest":
         dispense = res.get("dispenseRequest") or {}
-        period = dispense.get("validityPeriod") if isinstance(dispense, Mapping) else None
-        if not isinstance(period, Mapping) and isinstance(res.get("authoredOn"), str):
+        period = dispense.get("validityPeriod") if isinstance(dispense, MAPPING) else None
+        if not isinstance(period, MAPPING) and isinstance(res.get("authoredOn"), str):
             return date_of(res["authoredOn"], "MedicationRequest.authoredOn"), None
     if kind == "MedicationAdministration" and isinstance(res.get("effectiveDateTime"), str):
         day = date_of(res["effectiveDateTime"], "MedicationAdministration.effectiveDateTime")
         return day, day
-    if not isinstance(period, Mapping):
+    if not isinstance(period, MAPPING):
         return None, None
     start = period.get("start")
     end = period.get("end")
@@ -649,7 +657,7 @@ def _period(res: Mapping[str, Any], kind: str) -> tuple[dt.date | None, dt.date 
 def _attachments(items: Any) -> Iterable[str]:
     """Plain-text attachments given inline; `url`-only attachments are never fetched."""
     for att in items if isinstance(items, list) else []:
-        if not isinstance(att, Mapping):
+        if not isinstance(att, MAPPING):
             continue
         ctype = str(att.get("contentType") or "text/plain")
         if not ctype.startswith(("text/plain", "text/html")) or not isinstance(

@@ -44,7 +44,7 @@ def calculate(ev: Evidence, kb: Knowledge) -> None:
             f"{kb.payne['factor']} x ({kb.payne['reference_albumin_g_dl']} - albumin))",
             (ca.finding, alb.finding),
             "calculation.payne",
-            kb.calculation_citations["payne"],
+            _cites(kb, "calculation.payne", kb.calculation_citations["payne"]),
         )
     if ca is not None and ca_value is not None and po4 is not None and po4.value is not None:
         product = calc.calcium_phosphate_product(ca_value, po4.value)
@@ -78,7 +78,7 @@ def calculate(ev: Evidence, kb: Knowledge) -> None:
             f"Calcium x phosphate product {product:.1f} mg2/dL2 ({verdict}){extra}",
             (ca.finding, po4.finding),
             "calculation.calcium-phosphate-product",
-            tuple(dict.fromkeys(precip.citations + target.citations)),
+            _cites(kb, "calculation.calcium-phosphate-product", precip.citations, target.citations),
         )
     egfr_lab = ev.latest.get("egfr")
     egfr_value: float | None = egfr_lab.value if egfr_lab is not None else None
@@ -103,7 +103,7 @@ def calculate(ev: Evidence, kb: Knowledge) -> None:
             f"{cr.value:.2f} mg/dL, age {int(age)}, {sex}",
             (cr.finding,),
             "calculation.ckd-epi-2021",
-            kb.calculation_citations["ckd-epi-2021"],
+            _cites(kb, "calculation.ckd-epi-2021", kb.calculation_citations["ckd-epi-2021"]),
         )
         egfr_value, egfr_findings = egfr, (cr.finding,)
     if egfr_value is not None:
@@ -111,6 +111,11 @@ def calculate(ev: Evidence, kb: Knowledge) -> None:
             ev.add("calc:egfr-kidney-failure", *egfr_findings)
         if egfr_value < kb.threshold("egfr-reduced"):
             ev.add("calc:egfr-reduced", *egfr_findings)
+
+
+def _cites(kb: Knowledge, rule: str, *sources: tuple[str, ...]) -> tuple[str, ...]:
+    """The calculation rule's citations, then those of the coefficients and thresholds used."""
+    return tuple(dict.fromkeys(c for group in (kb.rules[rule].citations, *sources) for c in group))
 
 
 def _add(

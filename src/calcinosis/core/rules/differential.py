@@ -3,57 +3,65 @@
 from __future__ import annotations
 
 from calcinosis.core.assessment import Basis, Statement
-from calcinosis.core.knowledge import Knowledge
+from calcinosis.core.knowledge import DifferentialOutcome, Knowledge, ScoredEntry
 from calcinosis.core.rules.signals import Evidence
+
+_MEMO_SIZE = 4096  # per entry; an entry weighing k signals has at most 2**k outcomes
 
 
 def rank_differential(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
+    derived = kb.derived
+    bits = derived.differential_bits
+    present = 0
+    for signal in ev.signals & derived.differential_signals:
+        present |= bits[signal]
     scored = []
-    for order, entry in enumerate(kb.differential):
-        weights_for = entry.data.get("for") or {}
-        weights_against = entry.data.get("against") or {}
-        pro = [s for s in weights_for if s in ev.signals]
-        con = [s for s in weights_against if s in ev.signals]
-        score = float(entry.data.get("prior", 0.0))
-        score += sum(float(weights_for[s]) for s in pro)
-        score -= sum(float(weights_against[s]) for s in con)
-        scored.append((-round(score, 6), order, entry, pro, con))
-    scored.sort(key=lambda item: (item[0], item[1]))
+    for order, entry, memo in derived.differential_slots:
+        weighed = present & entry.mask
+        outcome = memo.get(weighed)
+        if outcome is None:
+            outcome = _score(entry, weighed, kb)
+            if len(memo) < _MEMO_SIZE:
+                memo[weighed] = outcome
+        scored.append((outcome[0], order, outcome))  # `order` is unique: ties never go further
+    scored.sort()
     out = []
-    for rank, (_, _, entry, pro, con) in enumerate(scored[: kb.differential_top], start=1):
-        label = str(entry.data.get("label") or entry.summary)
-        # the label travels beside the summary, so the summary gives only the reasons
-        parts = []
-        if pro:
-            parts.append("For: " + ", ".join(_readable(s, kb) for s in pro))
-        if con:
-            parts.append("Against: " + ", ".join(_readable(s, kb) for s in con))
-        if not parts:
-            parts.append("No specific finding for or against; listed for completeness")
+    for rank, (_, order, (_, reasons, summary)) in enumerate(scored[: kb.differential_top], 1):
+        rule = derived.differential[order].rule
         out.append(
             Statement(
-                id=entry.id,
-                summary=". ".join(parts) + ".",
-                basis=Basis(ev.findings_for(pro + con), (entry.id,), entry.citations),
-                extra=(("label", label), ("rank", rank)),
+                id=rule.id,
+                summary=summary,
+                basis=Basis(ev.findings_for(reasons), (rule.id,), rule.citations),
+                extra=(("label", derived.differential[order].label), ("rank", rank)),
             )
         )
     return tuple(out)
 
 
+def _score(entry: ScoredEntry, weighed: int, kb: Knowledge) -> DifferentialOutcome:
+    """Sort key, the signals for then against, and the summary, for one set of present signals.
+
+    A pure function of the entry and the bits present, so rank_differential keeps it per entry.
+    """
+    bits = kb.derived.differential_bits
+    pro = [s for s in entry.pro if bits[s] & weighed]
+    con = [s for s in entry.con if bits[s] & weighed]
+    # the same sums in the same order as the data lists them, so ties break the same way
+    score = entry.prior
+    score += sum(entry.pro[s] for s in pro)
+    score -= sum(entry.con[s] for s in con)
+    # the label travels beside the summary, so the summary gives only the reasons
+    parts = []
+    if pro:
+        parts.append("For: " + ", ".join(_readable(s, kb) for s in pro))
+    if con:
+        parts.append("Against: " + ", ".join(_readable(s, kb) for s in con))
+    if not parts:
+        parts.append("No specific finding for or against; listed for completeness")
+    return -round(score, 6), (*pro, *con), ". ".join(parts) + "."
+
+
 def _readable(signal: str, kb: Knowledge) -> str:
-    """A short human phrase for a signal id."""
-    negated = signal.startswith("absent:")
-    key = signal.split(":", 1)[1] if negated else signal
-    concept = kb.concepts.get(key)
-    if concept is not None:
-        text = concept.label
-    elif key.startswith("type:"):
-        text = f"classified as {key[5:]}"
-    elif key.startswith("suspicion:"):
-        text = f"{key[10:]} DCC suspicion"
-    elif key.startswith("med:") or key.startswith("lab:"):
-        text = key[4:].replace(":", " ").replace("-", " ")
-    else:
-        text = key.replace(":", " ").replace("-", " ")
-    return f"no {text}" if negated else text
+    """How a clinician reads a signal (knowledge/signals.yaml and the value sets' labels)."""
+    return kb.signal_labels.get(signal, signal)

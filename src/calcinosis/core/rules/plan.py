@@ -8,51 +8,38 @@ from calcinosis.core.knowledge import Knowledge, Rule
 from calcinosis.core.rules.signals import Evidence
 
 
-def _statements(
-    ev: Evidence, rules: tuple[Rule, ...], extra_keys: tuple[str, ...]
-) -> tuple[Statement, ...]:
+def _statements(ev: Evidence, kb: Knowledge, rules: tuple[Rule, ...]) -> tuple[Statement, ...]:
+    signals = ev.signals
+    extras = kb.derived.plan_extras
     out = []
     for rule in rules:
-        if rule.data.get("engine") or not rule.when.holds(ev.signals):
+        if not rule.when.holds(signals):
             continue
-        extra = []
-        for key in extra_keys:
-            value = rule.data.get(key)
-            if isinstance(value, dict):
-                value = (
-                    f"{value['low']}-{value['high']} {value['unit']}"
-                    if value["low"] != value["high"]
-                    else f"{value['low']} {value['unit']}"
-                )
-            if value is not None:
-                extra.append((key, value))
         out.append(
             Statement(
                 id=rule.id,
                 summary=rule.summary,
-                basis=Basis(
-                    ev.findings_for(list(rule.when.met(ev.signals))), (rule.id,), rule.citations
-                ),
-                extra=tuple(extra),
+                basis=Basis(ev.findings_for(rule.when.met(signals)), (rule.id,), rule.citations),
+                extra=extras.get(rule.id, ()),
             )
         )
     return tuple(out)
 
 
 def workup(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
-    return _statements(ev, kb.workup, ("would_change",))
+    return _statements(ev, kb, kb.workup)
 
 
 def management(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
-    return _statements(ev, kb.management, ("evidence_level",))
+    return _statements(ev, kb, kb.management)
 
 
 def follow_up(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
-    return _statements(ev, kb.follow_up, ("interval",))
+    return _statements(ev, kb, kb.follow_up)
 
 
 def warnings(ev: Evidence, kb: Knowledge, case: Case) -> tuple[Statement, ...]:
-    out = list(_statements(ev, kb.warnings, ()))
+    out = list(_statements(ev, kb, kb.derived.signal_warnings))
     seen: set[tuple[str, str]] = set()
     for rule_id, summary, finding in case.ingest_warnings:
         if (rule_id, summary) in seen or rule_id not in kb.rules:

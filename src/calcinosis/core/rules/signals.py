@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from calcinosis.core.assessment import Finding, Statement
@@ -18,10 +19,16 @@ from calcinosis.core.knowledge import Knowledge
 
 @dataclass
 class Evidence:
-    """Signals with their supporting findings, plus the numbers the statements report."""
+    """Signals with their supporting findings, plus the numbers the statements report.
+
+    Each signal's findings are kept in order without repeats, as the basis lists them: a dict
+    keyed by (reference, summary), which is what makes two findings equal and hashes in C.
+    """
 
     signals: set[str] = field(default_factory=set)
-    support: dict[str, list[Finding]] = field(default_factory=lambda: defaultdict(list))
+    support: dict[str, dict[tuple[str, str], Finding]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
     latest: dict[str, LabResult] = field(default_factory=dict)
     age_years: float | None = None
     calculations: list[Statement] = field(default_factory=list)
@@ -31,19 +38,24 @@ class Evidence:
         self.signals.add(signal)
         bucket = self.support[signal]
         for f in findings:
-            if f not in bucket:
-                bucket.append(f)
+            bucket.setdefault((f.reference, f.summary), f)
 
     def has(self, signal: str) -> bool:
         return signal in self.signals
 
-    def findings_for(self, signals: tuple[str, ...] | list[str]) -> tuple[Finding, ...]:
-        out: list[Finding] = []
+    def findings_for(self, signals: Iterable[str]) -> tuple[Finding, ...]:
+        support = self.support
+        out: dict[tuple[str, str], Finding] = {}
         for s in signals:
-            for f in self.support.get(s, ()):
-                if f not in out:
-                    out.append(f)
-        return tuple(out)
+            bucket = support.get(s)
+            if bucket:
+                out.update(bucket)  # an equal finding already there keeps its place
+        return tuple(out.values())
+
+    def supporting(self, signal: str) -> tuple[Finding, ...]:
+        """The findings behind one signal (none if it is absent)."""
+        bucket = self.support.get(signal)
+        return tuple(bucket.values()) if bucket else ()
 
 
 def gather(case: Case, kb: Knowledge, as_of: dt.date) -> Evidence:
@@ -58,18 +70,25 @@ def gather(case: Case, kb: Knowledge, as_of: dt.date) -> Evidence:
 
 
 def _facts(case: Case, ev: Evidence) -> None:
+    # Evidence.add spelled out: this loop runs once per fact, the hottest in the engine
+    signals, support = ev.signals, ev.support
     for fact in case.facts:
+        concept, finding = fact.concept, fact.finding
+        key = (finding.reference, finding.summary)
         if not fact.present:
-            ev.add(f"absent:{fact.concept}", fact.finding)
+            signal = "absent:" + concept
         elif fact.uncertain:
-            ev.add(f"uncertain:{fact.concept}", fact.finding)
+            signal = "uncertain:" + concept
         else:
-            ev.add(fact.concept, fact.finding)
-        if fact.finding.reference.startswith("Condition/") or fact.concept.startswith("absent"):
-            ev.add("history:documented", fact.finding)
+            signal = concept
+        signals.add(signal)
+        support[signal].setdefault(key, finding)
+        if finding.reference.startswith("Condition/") or concept.startswith("absent"):
+            signals.add("history:documented")
+            support["history:documented"].setdefault(key, finding)
     for concept in ("trauma", "scar", "acne"):
         if ev.has(f"absent:{concept}"):
-            ev.add("history:documented", *ev.support[f"absent:{concept}"])
+            ev.add("history:documented", *ev.supporting(f"absent:{concept}"))
 
 
 def _patient(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
@@ -78,19 +97,19 @@ def _patient(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
     if case.birth_date is not None:
         days = float((as_of - case.birth_date).days)
     elif case.age_range_years is not None:
-        year_days = kb.units.convert_duration_to_days(1.0, "a")
+        year_days = kb.derived.year_days
         days = (case.age_range_years[0] + case.age_range_years[1]) / 2 * year_days
     if days is None or days < 0:
         ev.add("age:unknown")
         return
-    year = kb.units.convert_duration_to_days(1.0, "a")
+    year = kb.derived.year_days
     ev.age_years = days / year
     if case.birth_date is not None:
         # whole years by the calendar, as clinicians and the CKD-EPI references count them
         born = case.birth_date
         before_birthday = (as_of.month, as_of.day) < (born.month, born.day)
         ev.age_years = float(as_of.year - born.year - before_birthday)
-    neonate = kb.units.convert_duration_to_days(kb.threshold("neonate-age"), "d")
+    neonate = kb.derived.neonate_days
     infant = kb.threshold("infant-age") * year
     adult = kb.threshold("adult-age") * year
     if days < neonate:
@@ -101,10 +120,7 @@ def _patient(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
 
 
 def _medications(case: Case, kb: Knowledge, ev: Evidence) -> None:
-    adequate_days = kb.units.convert_duration_to_days(
-        kb.threshold("isotretinoin-adequate-course"),
-        kb.thresholds["isotretinoin-adequate-course"].unit,
-    )
+    adequate_days = kb.derived.isotretinoin_adequate_days
     for med in case.medications:
         if med.concepts:
             ev.add("history:documented", med.finding)
@@ -173,12 +189,12 @@ def _lesions(case: Case, kb: Knowledge, ev: Evidence) -> None:
         ev.add("lesion:hard-or-firm", *findings)
     if "soft" in consistency and not consistency & {"hard", "firm"}:
         ev.add("lesion:soft", *findings)
-    year = kb.units.convert_duration_to_days(1.0, "a")
+    year = kb.derived.year_days
     persistent = kb.threshold("persistent-lesion-duration") * year
     if les.duration_days is not None and les.duration_days >= persistent:
         ev.add("lesion:persistent", *findings)
     elif les.duration_days is None and ev.has("persistent"):
-        ev.add("lesion:persistent", *ev.support["persistent"])
+        ev.add("lesion:persistent", *ev.supporting("persistent"))
     if les.count == 1 or (les.count is None and ev.has("single-lesion")):
         ev.add("lesion:single", *findings)
     elif les.count is not None and les.count >= kb.threshold("many-lesions"):
@@ -202,7 +218,7 @@ def _acne_history(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> No
     if not ev.has("acne"):
         return
     long_years = kb.threshold("long-acne-history")
-    long_days = long_years * kb.units.convert_duration_to_days(1.0, "a")
+    long_days = long_years * kb.derived.year_days
     acne_facts = [f for f in case.facts if f.concept == "acne" and f.present]
     for fact in acne_facts:
         if fact.onset is not None and (as_of - fact.onset).days >= long_days:
@@ -216,9 +232,9 @@ def _acne_history(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> No
         and ev.age_years is not None
         and ev.age_years >= kb.threshold("adult-age") + long_years
     ):
-        ev.add("acne:long-history", *ev.support.get("onset-in-youth", []), *ev.support["acne"])
+        ev.add("acne:long-history", *ev.supporting("onset-in-youth"), *ev.supporting("acne"))
     if ev.has("site:acne-prone-or-unknown"):
-        ev.add("damage:acne", *ev.support["acne"])
+        ev.add("damage:acne", *ev.supporting("acne"))
 
 
 def _is_youth(onset_text: str, kb: Knowledge) -> bool:
