@@ -55,6 +55,13 @@ def reference(synonyms: Mapping[str, Sequence[str]], cues: Cues, text: str) -> l
                 return kind
         return None
 
+    def negates_after(j: int, limit: int) -> bool:
+        # after the phrase only the after-cues count, whatever else starts with the same word
+        return any(
+            kind == "negation_after" and words[0] == tokens[j] and fits(words, j, limit)
+            for words, kind in cue_list
+        )
+
     out: list[Row] = []
     i = 0
     while i < len(tokens):
@@ -73,9 +80,7 @@ def reference(synonyms: Mapping[str, Sequence[str]], cues: Cues, text: str) -> l
         for j in range(end, min(len(tokens), end + cues.backward_window)):
             if clause[j] != clause[i]:
                 break
-            negated = negated or cue_at(j, min(len(tokens), end + cues.backward_window)) == (
-                "negation_after"
-            )
+            negated = negated or negates_after(j, min(len(tokens), end + cues.backward_window))
         uncertain = "uncertainty" in kinds or (i > 0 and tokens[i - 1] == "?")
         other = "experiencer" in kinds
         start_char, end_char = spans[i][1], spans[end - 1][2]
@@ -133,6 +138,17 @@ def test_known_sentences() -> None:
     assert [h.concept for h in m.find("no calcification")] == ["calcified"]
     assert m.find("no calcification")[0].negated
     assert m.find("von Kossa: negative")[0].negated
+    # After-phrase cues that also begin forward cues ("absent", "not ...") still negate.
+    for text in (
+        "calcium deposits absent",
+        "calcification: not identified",
+        "calcification not seen",
+        "calcification excluded",
+        "calcification ruled out",
+    ):
+        hits = m.find(text)
+        assert hits and all(h.negated for h in hits), text
+    assert not m.find("calcification present")[0].negated
     assert m.find("mother has scleroderma")[0].other_person
     assert m.find("") == ()
     assert tokenize("Foo, bar? 12-x") == ("foo", "bar", "?", "12", "x")

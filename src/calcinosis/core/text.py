@@ -188,15 +188,22 @@ class PhraseMatcher:
         for j in range(end, hi):
             if clause[j] != here:
                 break
-            if tokens[j] in index and self._cue_at(tokens, j, hi) == "negation_after":
+            # Asked by kind: "absent" and "not identified" also start forward negation cues,
+            # which would otherwise shadow the after-phrase reading.
+            if tokens[j] in index and self._cue_at(tokens, j, hi, "negation_after"):
                 negated = True
         if start > 0 and tokens[start - 1] == "?":
             uncertain = True
         return negated, uncertain, other
 
-    def _cue_at(self, tokens: Sequence[str], j: int, limit: int) -> str | None:
-        """The first cue (in index order) that starts at token j and ends before `limit`."""
+    def _cue_at(
+        self, tokens: Sequence[str], j: int, limit: int, only: str | None = None
+    ) -> str | None:
+        """The first cue (in index order, or only of kind `only`) that starts at token j and
+        ends before `limit`."""
         for words, kind in self._cue_index.get(tokens[j], ()):
+            if only is not None and kind != only:
+                continue
             if j + len(words) <= limit and _matches(words, tokens, j):
                 return kind
         return None
