@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -81,15 +82,20 @@ def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pope
     )
 
 
-def test_serve_prints_its_url_serves_the_demo_and_stops_cleanly_on_ctrl_c() -> None:
+def test_serve_prints_its_url_serves_the_demo_and_stops_cleanly_on_ctrl_c(
+    tmp_path: Path,
+) -> None:
     port = free_port()
-    server = start(["--port", str(port), "--demo"])
+    # The demo registry and session key go to a data directory of the test's own.
+    server = start(["--port", str(port), "--demo"], env={"XDG_DATA_HOME": str(tmp_path)})
     try:
         assert server.stdout is not None
         first = server.stdout.readline()
         assert f"http://127.0.0.1:{port}/" in first
-        lines = [server.stdout.readline() for _ in range(2)]
+        lines = [server.stdout.readline() for _ in range(4)]
         report_url = lines[1].split(": ", 1)[1].strip()
+        assert "sign in at" in lines[2] and "Demo clinician: username" in lines[3]
+        assert list(tmp_path.rglob("*.sqlite3"))
         deadline = time.monotonic() + 20
         while True:
             try:

@@ -71,12 +71,17 @@ def actor() -> str:
 
 @contextlib.contextmanager
 def _engine(*, create: bool) -> Iterator[Engine]:
-    from calcinosis.registry.database import database_url, make_engine, sqlite_path
+    from calcinosis.registry.database import (
+        database_url,
+        make_engine,
+        private_directory,
+        sqlite_path,
+    )
 
     url = database_url()
     path = sqlite_path(url)
     if path is not None and create:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path)
     elif path is not None and not path.exists():
         raise SchemaError(f"no registry database at {path}; run `calcinosis registry init`")
     engine = make_engine(url)
@@ -90,11 +95,13 @@ def _engine(*, create: bool) -> Iterator[Engine]:
 def init() -> None:
     """Create the registry database, or bring it up to the newest schema."""
     from calcinosis.registry import migrate
-    from calcinosis.registry.database import shown
+    from calcinosis.registry.database import make_private, shown, sqlite_path
     from calcinosis.registry.dberrors import translated
 
     with _engine(create=True) as engine, translated(shown(engine.url)):
         reached = migrate.upgrade(engine)
+        if (path := sqlite_path(engine.url)) is not None:
+            make_private(path)
         typer.echo(f"registry ready at {shown(engine.url)} (schema {reached})")
 
 

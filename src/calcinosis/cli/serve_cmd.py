@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import signal
@@ -71,12 +72,20 @@ def serve(
         ),
     ] = False,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Preload the seed case's report (demo data).")
+        bool,
+        typer.Option(
+            "--demo",
+            help="Preload the seed case's report; set up the registry (default SQLite) with the "
+            "seed case and a demo clinician whose new random password is printed once.",
+        ),
     ] = False,
 ) -> None:
     """Serve the REST API, the CDS Hooks service and the web UI until Ctrl-C."""
     import uvicorn
+    from sqlalchemy.engine import make_url
 
+    from calcinosis.registry.database import shown
+    from calcinosis.registry.demo import served_database
     from calcinosis.web.app import create_app
     from calcinosis.web.settings import SettingsError, load_settings
 
@@ -93,6 +102,8 @@ def serve(
                 "insecure_dev": True if insecure_dev else None,
             }
         )
+        database, demo_registry = served_database(settings.database_url, demo=demo)
+        settings = dataclasses.replace(settings, database_url=database)
         app = create_app(settings)
     except SettingsError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -103,6 +114,20 @@ def serve(
     if demo:
         report_id = _preload_demo(app)
         print(f"  Demo report (seed case): {base}/report/{report_id}", flush=True)
+    if database:
+        where = shown(make_url(database))
+        print(f"  Registry {where}: sign in at {base}/sign-in", flush=True)
+    else:
+        print(
+            "  No registry: set CALCINOSIS_DATABASE_URL or run `calcinosis registry init`",
+            flush=True,
+        )
+    if demo_registry is not None:
+        print(
+            f"  Demo clinician: username {demo_registry.username}, password "
+            f"{demo_registry.password} (shown once; a new one at every start)",
+            flush=True,
+        )
     # Everything built so far (knowledge, templates, routes) lives as long as the process: move
     # it out of the collector's view so full collections stay short under load.
     gc.collect()

@@ -11,10 +11,14 @@ SQLite or PostgreSQL through SQLAlchemy, with Alembic migrations and an append-o
     intake.py       a clinical Bundle -> patient, lesions, assessment
     planning.py     sessions and reviews planned from the knowledge's intervals
     due.py          who is due, overdue or lost to follow-up (the rule is documented there)
+    overview.py     the clinic at a glance: every patient's status, outcomes
     timeline.py     the patient's course as ordered events
     fhir_export.py  / fhir_import.py: a patient as a FHIR Bundle and back, nothing lost
     backup.py       backup and restore; dump.py the portable JSON form of every table
     audit.py        append-only audit entries; errors.py the RegistryError tree
+    accounts.py     users (clinician, admin), sign-in checks and events; credentials.py hashes
+                    passwords (Argon2id) and API tokens
+    demo.py         the demo registry of `calcinosis serve --demo`
 
 Nothing here logs identifiers, names, birth dates or clinical values.
 """

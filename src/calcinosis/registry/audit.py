@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, select
@@ -76,3 +77,22 @@ def entries(session: Session, *, offset: int = 0, limit: int = 100) -> list[Audi
     """Audit entries, oldest first."""
     rows = session.scalars(select(AuditRow).order_by(AuditRow.id).offset(offset).limit(limit))
     return list(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+
+
+def entries_after(session: Session, after: int, limit: int) -> list[AuditEntry]:
+    """Entries with an id above `after`, oldest first (ids only grow: a stable cursor)."""
+    query = select(AuditRow).where(AuditRow.id > after).order_by(AuditRow.id).limit(limit)
+    return [
+        AuditEntry(r.id, r.at, r.actor, r.action, r.entity_type, r.entity_id)
+        for r in session.scalars(query)
+    ]

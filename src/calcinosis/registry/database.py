@@ -72,6 +72,17 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(str(url.database))
 
 
+def private_directory(path: Path) -> None:
+    """Create the directory of a SQLite registry readable by its owner only."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def make_private(path: Path) -> None:
+    """Patient data: the owner only (SQLite's -wal/-shm files take the database's mode)."""
+    if path.exists():
+        path.chmod(0o600)
+
+
 def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 

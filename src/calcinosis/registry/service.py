@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from calcinosis.registry import audit, migrate, store, writes
@@ -33,20 +33,24 @@ from calcinosis.registry.fhir_export import patient_bundle
 from calcinosis.registry.fhir_import import is_registry_export, read_patient_file
 from calcinosis.registry.models import (
     FEEDBACK_OUTCOMES,
+    AssessmentRow,
     CdsFeedbackRow,
     FollowUpRow,
     LesionRow,
     PatientRow,
     ProcedureRow,
 )
+from calcinosis.registry.overview import Overview, clinic_overview
 from calcinosis.registry.planning import Plan, make_plan
 from calcinosis.registry.records import (
+    AssessmentRecord,
     FollowUpRecord,
     Identifier,
     LesionRecord,
     PatientFile,
     PatientRecord,
     ProcedureRecord,
+    assessment_record,
     follow_up_record,
     lesion_record,
     procedure_record,
@@ -139,6 +143,10 @@ class Registry:
             self._knowledge = load_knowledge()
         return self._knowledge
 
+    def transaction(self, actor: str) -> contextlib.AbstractContextManager[Tx]:
+        """One audited write transaction, for modules that extend the registry (accounts.py)."""
+        return self._write(actor)
+
     @contextlib.contextmanager
     def _write(self, actor: str) -> Iterator[Tx]:
         """One write transaction (BEGIN IMMEDIATE on SQLite) with its audit context."""
@@ -211,14 +219,29 @@ class Registry:
             return store.patient_file(tx.session, patient_id)
 
     def patients(
-        self, *, actor: str, offset: int = 0, limit: int = 50
+        self,
+        *,
+        actor: str,
+        offset: int = 0,
+        limit: int = 50,
+        after: tuple[dt.datetime, str] | None = None,
     ) -> tuple[PatientRecord, ...]:
-        """A page of patients, oldest registration first."""
+        """A page of patients, oldest registration first. `after` (the created_at and id of
+        the last patient of the previous page) pages by key: a patient registered meanwhile
+        neither repeats nor hides one."""
         if offset < 0 or not 1 <= limit <= PAGE_MAX:
             raise InvalidRecordError(f"offset must be 0 or more and limit 1-{PAGE_MAX}")
         with self._write(actor) as tx:
             tx.audit("list", "patient", "")
             query = select(PatientRow).order_by(PatientRow.created_at, PatientRow.id)
+            if after is not None:
+                at, last_id = after
+                query = query.where(
+                    or_(
+                        PatientRow.created_at > at,
+                        and_(PatientRow.created_at == at, PatientRow.id > last_id),
+                    )
+                )
             rows = tx.session.scalars(query.offset(offset).limit(limit)).all()
             return tuple(store.patient(tx.session, r.id) for r in rows)
 
@@ -356,6 +379,27 @@ class Registry:
                 )  # fmt: skip
                 out.append(follow_up_record(tx.insert(record, FollowUpRow)))
             return tuple(out)
+
+    def assessment(self, assessment_id: str, *, actor: str) -> AssessmentRecord:
+        with self._write(actor) as tx:
+            tx.audit("read", "assessment", assessment_id)
+            return assessment_record(store.get_row(tx.session, AssessmentRow, assessment_id))
+
+    def overview(self, as_of: dt.date, *, actor: str) -> Overview:
+        """Every patient's follow-up status on `as_of` and the outcomes so far (overview.py)."""
+        with self._write(actor) as tx:
+            tx.audit("overview", "patient", "")
+            return clinic_overview(store.histories(tx.session, pending_only=False), as_of)
+
+    def audit_trail(
+        self, *, actor: str, after: int = 0, limit: int = 100
+    ) -> tuple[audit.AuditEntry, ...]:
+        """Audit entries after the entry id `after`, oldest first; reading them is audited."""
+        if after < 0 or not 1 <= limit <= PAGE_MAX:
+            raise InvalidRecordError(f"after must be 0 or more and limit 1-{PAGE_MAX}")
+        with self._write(actor) as tx:
+            tx.audit("read", "audit", "")
+            return tuple(audit.entries_after(tx.session, after, limit))
 
     def timeline(self, patient_id: str, *, actor: str) -> tuple[TimelineEvent, ...]:
         return timeline(self.patient_file(patient_id, actor=actor))

@@ -115,14 +115,15 @@ def find_patient(session: Session, identifiers: Iterable[Identifier]) -> Patient
     return session.get(PatientRow, found.pop()) if found else None
 
 
-def histories(session: Session) -> list[PatientHistory]:
-    """Patients with a planned review that is not done, with what the due rule reads."""
+def histories(session: Session, *, pending_only: bool = True) -> list[PatientHistory]:
+    """Patients with a planned review that is not done (or every patient), with what the due
+    rule reads."""
     pending = (
         select(FollowUpRow.patient_id)
         .where(FollowUpRow.planned_date.is_not(None), FollowUpRow.done_date.is_(None))
         .distinct()
     )
-    ids = sorted(session.scalars(pending))
+    ids = sorted(session.scalars(pending if pending_only else select(PatientRow.id)))
     if not ids:
         return []
     follow_ups = defaultdict(list)

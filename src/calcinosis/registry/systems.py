@@ -22,6 +22,8 @@ class RegistrySystem(StrEnum):
     """Identifier linking a follow-up's Appointment and its outcome Observation."""
     INPUT_SHA256 = "urn:calcinosis:input-sha256"
     """Identifier of an assessment's input: SHA-256 of the Bundle's canonical JSON."""
+    DEMO = "urn:calcinosis:demo"
+    """Identifier of demo data (`calcinosis serve --demo`), e.g. the seed case's patient."""
 
 
 class Extension(StrEnum):

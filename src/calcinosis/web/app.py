@@ -12,7 +12,7 @@ from starlette.types import Scope
 
 import calcinosis
 from calcinosis.core.knowledge import Knowledge
-from calcinosis.web import api, cdshooks, ui
+from calcinosis.web import api, auth, cdshooks, registry, ui
 from calcinosis.web.context import AppContext
 from calcinosis.web.observability import REQUEST_ID_HEADER, AccessLogMiddleware
 from calcinosis.web.problems import Problem, outcome_response
@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, knowledge: Knowledge | None = N
     app.include_router(api.router)
     app.include_router(_health_router(ctx))
     cdshooks.install(app, ctx)
+    registry.install(app, ctx)  # opens the registry named by settings.database_url, if any
+    auth.install(app, ctx)
     ui.install(app, ctx)
     return app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,6 +19,10 @@ from calcinosis.web.problems import Problem
 from calcinosis.web.reports import ReportStore
 from calcinosis.web.settings import Settings
 
+if TYPE_CHECKING:
+    from calcinosis.registry.service import Registry
+    from calcinosis.web.auth.state import Auth
+
 
 @dataclass
 class AppContext:
@@ -27,6 +31,10 @@ class AppContext:
     reports: ReportStore
     audit: AuditTrail = field(default_factory=AuditTrail)
     feedback: FeedbackStore = field(default_factory=FeedbackStore)
+    registry: Registry | None = None
+    """The clinic registry when settings.database_url names one (web/registry installs it)."""
+    auth: Auth | None = None
+    """Sign-in and API tokens; present exactly when the registry is (web/auth installs it)."""
 
     def assess(self, bundle: dict[str, Any], as_of: dt.date | None = None) -> Assessment:
         """The engine on one bundle; bad input becomes a Problem with the contract's code."""

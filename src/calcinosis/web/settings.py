@@ -37,6 +37,17 @@ class Settings:
     jwks_cache_ttl_s: float = 300.0
     clock_skew_s: int = 60
     report_capacity: int = 1000
+    database_url: str = ""
+    """The registry's database (CALCINOSIS_DATABASE_URL); empty: no registry, and the pages and
+    endpoints that need it answer 503. `calcinosis serve` fills it in (see serve_cmd.py)."""
+    session_secret_file: Path | None = None
+    """Key that signs sign-in sessions and CSRF tokens (created 0600 on first use); default
+    `session-secret` in the user's data directory, beside the default SQLite registry."""
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    login_failures: int = 5
+    """Failed sign-ins per username within 5 minutes before 429; four times as many per
+    client address (a clinic's staff often share one address)."""
 
     @property
     def base_url(self) -> str:
@@ -58,7 +69,15 @@ def load_settings(
     values: dict[str, object] = {}
     if (host := pick("host")) is not None:
         values["host"] = str(host)
-    for name in ("port", "max_bytes", "report_capacity", "clock_skew_s"):
+    for name in (
+        "port",
+        "max_bytes",
+        "report_capacity",
+        "clock_skew_s",
+        "session_idle_minutes",
+        "session_max_hours",
+        "login_failures",
+    ):
         if (raw := pick(name)) is not None:
             values[name] = _positive_int(name, raw)
     for name in ("fhir_timeout_s", "jwks_cache_ttl_s"):
@@ -66,7 +85,9 @@ def load_settings(
             values[name] = _positive_float(name, raw)
     if (url := pick("public_url")) is not None:
         values["public_url"] = _checked_url(str(url))
-    for name in ("cds_clients", "knowledge_dir"):
+    if (url := pick("database_url")) is not None:
+        values["database_url"] = str(url)
+    for name in ("cds_clients", "knowledge_dir", "session_secret_file"):
         if (path := pick(name)) is not None:
             values[name] = Path(str(path))
     if (flag := pick("insecure_dev")) is not None:

@@ -19,6 +19,7 @@ from calcinosis.web.cdshooks.hook_request import parse_hook_request
 from calcinosis.web.cdshooks.policy import Service
 from calcinosis.web.feedback import IssuedCard
 from calcinosis.web.problems import FHIR_JSON, Problem
+from calcinosis.web.registry.feedback import store_feedback
 from calcinosis.web.ui.templating import render_page
 
 LOG = logging.getLogger("calcinosis.cdshooks")
@@ -98,8 +99,8 @@ def router(answerer: Answerer, discovery: dict[str, Any], authenticate: Authenti
         except Problem as problem:
             ctx.audit.record(request, f"{service.id}/feedback", problem.code)
             raise
-        for item in items:
-            ctx.feedback.add(service.id, item, caller)
+        counted = [(item, ctx.feedback.add(service.id, item, caller)) for item in items]
+        await store_feedback(ctx, service.id, counted)  # the registry's copy, if there is one
         ctx.audit.record(request, f"{service.id}/feedback", f"feedback:{len(items)}")
         return Response(status_code=200)
 

@@ -34,6 +34,7 @@ PRIVATE_HEADERS = {**PAGE_HEADERS, "Cache-Control": "no-store"}
 
 NAV = (
     ("/", "Home"),
+    ("/registry", "Registry"),
     ("/docs", "API docs"),
     ("/cds-services", "CDS services"),
     ("/feedback", "Feedback"),
