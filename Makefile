@@ -30,6 +30,7 @@ test: check
 
 bench: install
 	$(BIN)/python bench/bench_assess.py
+	$(BIN)/python bench/bench_notes.py
 
 bench-service: install
 	$(BIN)/python bench/bench_service.py

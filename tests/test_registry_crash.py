@@ -10,13 +10,16 @@ the database must keep. Kill times are random but seeded, for a reproducible seq
 from __future__ import annotations
 
 import os
+import queue
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import IO
 
 import pytest
 from sqlalchemy import Connection, select, text
@@ -26,6 +29,7 @@ from calcinosis.registry import database
 from calcinosis.registry.models import AuditRow, IdentifierRow, LesionRow, PatientRow
 
 KILLS = 20
+LINE_DEADLINE_S = 60
 # One process imports everything once, then forks a fresh writer for each run, so 20 runs do not
 # pay 20 interpreter start-ups. Each writer opens its own connections after the fork.
 WRITERS = """
@@ -59,20 +63,43 @@ for _ in sys.stdin:
 """
 
 
-def run_and_kill(writers: subprocess.Popen[str], delay: float) -> list[list[str]]:
+class Lines:
+    """The writers' output, read by a thread, so a writer that falls silent fails the test after
+    a deadline (with what it said last) instead of hanging the suite."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._queue: queue.Queue[str] = queue.Queue()
+        self.last: list[str] = []
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put("")
+
+    def readline(self) -> str:
+        try:
+            line = self._queue.get(timeout=LINE_DEADLINE_S)
+        except queue.Empty:
+            pytest.fail(f"the writers said nothing for {LINE_DEADLINE_S} s; last: {self.last}")
+        self.last = [*self.last[-4:], line.strip()]
+        return line
+
+
+def run_and_kill(writers: subprocess.Popen[str], lines: Lines, delay: float) -> list[list[str]]:
     """Fork a writer, SIGKILL it `delay` seconds after its first commit; what it reported."""
-    assert writers.stdin is not None and writers.stdout is not None
+    assert writers.stdin is not None
     writers.stdin.write("go\n")
     writers.stdin.flush()
-    started = writers.stdout.readline().split()
+    started = lines.readline().split()
     assert started[:1] == ["started"], started
     pid = int(started[1])
-    reported = [writers.stdout.readline().split()]
+    reported = [lines.readline().split()]
     if reported[0][:1] != ["patient"]:
         pytest.fail(f"the writer died before committing anything: {reported}")
     time.sleep(delay)
     os.kill(pid, signal.SIGKILL)
-    while (line := writers.stdout.readline().split()) != ["ended", str(pid)]:
+    while (line := lines.readline().split()) != ["ended", str(pid)]:
         assert line, "the writers' parent died"
         reported.append(line)
     return reported
@@ -92,9 +119,11 @@ def test_records_reported_committed_survive_sigkill_and_the_database_stays_sound
             env={**os.environ, database.ENV_VAR: url},
             text=True,
         )
+        assert writers.stdout is not None
+        lines = Lines(writers.stdout)
         try:
             for _ in range(KILLS):
-                reported += run_and_kill(writers, chance.uniform(0.0, 0.25))
+                reported += run_and_kill(writers, lines, chance.uniform(0.0, 0.25))
         finally:
             writers.kill()
             writers.communicate(timeout=30)

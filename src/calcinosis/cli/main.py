@@ -27,7 +27,7 @@ from typer.main import get_command
 
 import calcinosis
 from calcinosis import demo as demo_data
-from calcinosis.cli import knowledge_cmds, registry_cmds, render, serve_cmd, users_cmds
+from calcinosis.cli import knowledge_cmds, notes_cmds, registry_cmds, render, serve_cmd, users_cmds
 from calcinosis.errors import CalcinosisError, InputError, KnowledgeError
 from calcinosis.fhir import jsonio
 
@@ -182,6 +182,7 @@ knowledge_app = typer.Typer(
 app.add_typer(knowledge_app, name="knowledge")
 knowledge_cmds.register(knowledge_app)
 app.add_typer(registry_cmds.app, name="registry")
+app.add_typer(notes_cmds.app, name="notes")
 app.add_typer(users_cmds.app, name="users")
 
 

@@ -56,6 +56,7 @@ class Medication:
     text: str = ""
     is_order: bool = False
     note: str = ""
+    duration_days: float | None = None  # course length when only a duration was written
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,10 @@ from calcinosis.core.codes import (
     rxnorm_is_valid,
     snomed_is_valid,
 )
+from calcinosis.core.notes import NEGATED_PREFIX, NOT_A_FINDING, NoteRules, Section
 from calcinosis.core.text import Cues, PhraseMatcher, tokenize
-from calcinosis.core.units import UnitConverter
-from calcinosis.errors import KnowledgeError
+from calcinosis.core.units import UnitConverter, convert_duration_to_days
+from calcinosis.errors import KnowledgeError, UnitError
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
 _SIGNAL = re.compile(r"^[a-z0-9][a-z0-9.:\-]*$")
@@ -161,6 +162,7 @@ class Knowledge:
     warnings: tuple[Rule, ...]
     missing_data: tuple[Rule, ...]
     rules: Mapping[str, Rule]  # every rule by id, for `knowledge list` and diff
+    note_rules: NoteRules  # how clinic notes are read (notes.yaml)
 
     def threshold(self, key: str) -> float:
         return self.thresholds[key].value
@@ -458,6 +460,7 @@ class _Loader:
                     "rules/calculations.yaml", rid, "missing (the engine names it)"
                 )
         signal_labels = self.load_signal_labels(concepts)
+        note_rules = self.load_notes(text, cues, findings_syn, analyte_syn, contexts, signal_labels)
         return Knowledge(
             version=version,
             date=date,
@@ -493,6 +496,145 @@ class _Loader:
             warnings=warnings,
             missing_data=missing,
             rules=dict(self.rules),
+            note_rules=note_rules,
+        )
+
+    def load_notes(
+        self,
+        text: Mapping[str, Any],
+        cues: Cues,
+        findings_syn: Mapping[str, tuple[str, ...]],
+        analyte_syn: Mapping[str, tuple[str, ...]],
+        contexts: Mapping[str, Mapping[str, str | None]],
+        signal_labels: Mapping[str, str],
+    ) -> NoteRules:
+        """notes.yaml: how clinic notes are read (sections, cues, responses, lab words)."""
+        file = "notes.yaml"
+        data = self.read(file)
+        citations = self.cites(file, "notes", data.get("citations"))
+        default = _str(file, "default_context", data.get("default_context"))
+        known_contexts = set(contexts)
+        if default not in known_contexts:
+            raise KnowledgeError(file, "default_context", "unknown context")
+        sections: dict[str, Section] = {}
+        raw_sections = data.get("sections")
+        if not isinstance(raw_sections, list):
+            raise KnowledgeError(file, "sections", "must be a list")
+        for i, item in enumerate(raw_sections):
+            where = f"sections[{i}]"
+            item = _mapping(file, where, item)
+            skip = bool(item.get("skip", False))
+            context = str(item.get("context", default))
+            if not skip and context not in known_contexts:
+                raise KnowledgeError(file, f"{where}.context", f"unknown context {context!r}")
+            experiencer = item.get("experiencer")
+            if experiencer not in (None, "other"):
+                raise KnowledgeError(file, f"{where}.experiencer", "must be 'other'")
+            section = Section(
+                context,
+                experiencer == "other",
+                bool(item.get("historical")),
+                skip,
+                bool(item.get("ends_with_line")),
+            )
+            for name in _str_list(file, f"{where}.names", item.get("names")):
+                key = " ".join(tokenize(name))
+                if key in sections:
+                    raise KnowledgeError(file, f"{where}.names", f"{name!r} listed twice")
+                sections[key] = section
+
+        def groups(key: str, allowed: set[str] | None = None) -> dict[str, tuple[str, ...]]:
+            table = _mapping(file, key, data.get(key))
+            out: dict[str, tuple[str, ...]] = {}
+            for name, phrases in table.items():
+                if allowed is not None and name not in allowed:
+                    raise KnowledgeError(file, f"{key}.{name}", "unknown target")
+                out[str(name)] = tuple(
+                    _phrase(p) for p in _str_list(file, f"{key}.{name}", phrases)
+                )
+            return out
+
+        triggers = groups("context_triggers", known_contexts)
+        extra = groups("concepts", set(signal_labels) | set(findings_syn))
+        finding_syn: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in findings_syn.items()}
+        for concept, phrases in extra.items():
+            finding_syn[concept] = finding_syn.get(concept, ()) + phrases
+        for concept, phrases in groups("negated_concepts", set(finding_syn)).items():
+            finding_syn[NEGATED_PREFIX + concept] = phrases
+        finding_syn[NOT_A_FINDING] = tuple(
+            _phrase(p) for p in _str_list(file, "not_findings", data.get("not_findings"))
+        )
+        responses = {
+            f"response:{k}": v
+            for k, v in groups(
+                "treatment_response", {"no response", "partial", "responded"}
+            ).items()
+        }
+        responses.update(
+            {
+                f"status:{k}": v
+                for k, v in groups("treatment_status", {"stopped", "not-taken", "active"}).items()
+            }
+        )
+        flags = groups("lab_flags", {"normal", "high", "low", "abnormal", "positive", "negative"})
+        aliases = groups("lab_aliases", set(analyte_syn))
+        lab_syn = {a: tuple(analyte_syn[a]) + aliases.get(a, ()) for a in analyte_syn}
+        units = groups("duration_units")
+        duration_units: dict[str, str] = {}
+        for unit, words in units.items():
+            try:
+                convert_duration_to_days(1.0, unit)
+            except UnitError as exc:
+                raise KnowledgeError(file, f"duration_units.{unit}", exc.message) from exc
+            for word in words:
+                duration_units[word] = unit
+        numbers = _mapping(file, "number_words", data.get("number_words"))
+        if not all(isinstance(v, int) and v >= 0 for v in numbers.values()):
+            raise KnowledgeError(file, "number_words", "values must be whole numbers")
+        historical = {
+            "historical": tuple(
+                _phrase(p) for p in _str_list(file, "historical", data.get("historical"))
+            )
+        }
+        breaks = cues.clause_breaks | frozenset(
+            _str_list(file, "termination", data.get("termination"))
+        )
+        note_cues = Cues(
+            negation=cues.negation,
+            negation_after=cues.negation_after,
+            uncertainty=cues.uncertainty,
+            experiencer=cues.experiencer,
+            clause_breaks=breaks,
+            forward_window=cues.forward_window,
+            backward_window=cues.backward_window,
+        )
+        return NoteRules(
+            citations=citations,
+            sections=sections,
+            default_context=default,
+            abbreviations=frozenset(
+                w.lower() for w in _str_list(file, "abbreviations", data.get("abbreviations"))
+            ),
+            findings=PhraseMatcher(finding_syn, note_cues),
+            triggers=PhraseMatcher(triggers, note_cues),
+            historical=PhraseMatcher(historical, note_cues),
+            responses=PhraseMatcher(responses, note_cues),
+            flags=PhraseMatcher(flags, note_cues),
+            analytes=PhraseMatcher(lab_syn, note_cues),
+            clause_breaks=breaks,
+            duration_units=duration_units,
+            duration_not_after=frozenset(
+                _str_list(file, "duration_not_after", data.get("duration_not_after"))
+            ),
+            duration_not_before=frozenset(
+                _str_list(file, "duration_not_before", data.get("duration_not_before"))
+            ),
+            number_words={str(k): int(v) for k, v in numbers.items()},
+            count_words=frozenset(
+                " ".join(tokenize(w))
+                for w in _str_list(file, "count_words", data.get("count_words"))
+            ),
+            lesion_nouns=frozenset(_str_list(file, "lesion_nouns", data.get("lesion_nouns"))),
         )
 
     def load_signal_labels(self, concepts: Mapping[str, Concept]) -> dict[str, str]:

@@ -18,6 +18,7 @@ from calcinosis.core.assessment import Finding
 from calcinosis.core.case import Case, Fact, LabResult, Lesions, Medication
 from calcinosis.core.codes import CodeSystem, normalise_icd10
 from calcinosis.core.knowledge import Knowledge
+from calcinosis.core.notes import NoteExtraction, NoteFinding, extract, html_to_text
 from calcinosis.core.text import PhraseMatcher
 from calcinosis.errors import (
     InvalidResourceError,
@@ -98,6 +99,7 @@ class _CaseBuilder:
         self.warnings: list[tuple[str, str, Finding]] = []
         self.lesion: dict[str, Any] = {"consistency": [], "sites": [], "findings": []}
         self.age_range: tuple[float, float] | None = None
+        self.notes: list[tuple[str, NoteExtraction, dt.date | None]] = []
 
     def build(self) -> Case:
         patients = [p for p in self.r.of_type("Patient") if p.get("active") is not False]
@@ -121,6 +123,7 @@ class _CaseBuilder:
             reader = _READERS.get(kind)
             if reader is not None:
                 reader(self, resource)
+        self._apply_notes()
         return Case(
             patient_id=str(patient.get("id") or "unknown"),
             patient_reference=self.r.reference_of(patient),
@@ -336,11 +339,170 @@ class _CaseBuilder:
     def document(self, res: Mapping[str, Any]) -> None:
         if res.get("status") == "entered-in-error":
             return
-        finding = self.finding(res, f"Clinical note: {res.get('description') or 'note'}")
-        for content in res.get("content") or []:
-            if isinstance(content, MAPPING):
-                for text in _attachments([content.get("attachment")]):
-                    self.read_text(text, "exam", finding)
+        attachments = [
+            c.get("attachment") for c in res.get("content") or [] if isinstance(c, MAPPING)
+        ]
+        text = note_text(attachments)
+        if text is None:
+            return
+        when = None
+        if isinstance(res.get("date"), str):
+            when = date_of(res["date"], "DocumentReference.date")
+        self.notes.append((self.r.reference_of(res), extract(text, self.kb), when))
+
+    # ------------------------------------------------------------------ notes
+    def _apply_notes(self) -> None:
+        """Note findings join the case; coded or structured data wins when they disagree."""
+        if not self.notes:
+            return
+        coded: dict[str, set[bool]] = {}
+        for fact in self.facts:
+            if fact.origin != "text" and not fact.uncertain:
+                coded.setdefault(fact.concept, set()).add(fact.present)
+        coded_meds: dict[str, str] = {}
+        for med in self.meds:
+            for concept in med.concepts:
+                if med.response != "unknown":
+                    coded_meds.setdefault(concept, med.response)
+        coded_labs = {lab.analyte: lab for lab in self.labs}
+        structured = {
+            "consistency": bool(self.lesion["consistency"]),
+            "sites": bool(self.lesion["sites"]),
+            "count": "count" in self.lesion or bool(self.lesion.get("count_text")),
+            "duration": "duration_days" in self.lesion,
+        }
+        for reference, extraction, when in self.notes:
+            for item in extraction.findings:
+                finding = note_finding(reference, item)
+                if item.kind == "finding":
+                    self._note_fact(item, finding, coded, structured)
+                elif item.kind == "medication":
+                    self._note_medication(item, finding, coded_meds)
+                elif item.kind == "lab":
+                    self._note_lab(item, finding, coded_labs, when)
+                elif item.kind == "lesion-count" and not structured["count"]:
+                    if item.count is not None and "count" not in self.lesion:
+                        self.lesion["count"] = item.count
+                    elif item.count_text and not self.lesion.get("count_text"):
+                        self.lesion["count_text"] = item.count_text
+                    self.lesion["findings"].append(finding)
+                elif item.kind == "lesion-duration" and not structured["duration"]:
+                    current = self.lesion.get("note_duration_days")
+                    if item.duration_days is not None and (
+                        current is None or item.duration_days > current
+                    ):
+                        self.lesion["note_duration_days"] = item.duration_days
+                        self.lesion["findings"].append(finding)
+
+    def _note_fact(
+        self,
+        item: NoteFinding,
+        finding: Finding,
+        coded: Mapping[str, set[bool]],
+        structured: Mapping[str, bool],
+    ) -> None:
+        if item.status == "other-person":
+            return
+        present = item.status != "negated"
+        known = coded.get(item.concept)
+        if known and present not in known:
+            concept = self.kb.concepts.get(item.concept)
+            label = concept.label if concept else self.kb.signal_labels.get(item.concept, "")
+            label = label or item.concept
+            self.warnings.append(
+                (
+                    "warning.note-disagrees",
+                    f"the note says {'' if present else 'no '}{label}, the coded record "
+                    f"says {'' if True in known else 'no '}{label}; the coded record was used",
+                    finding,
+                )
+            )
+            return
+        self.add_fact(
+            item.concept,
+            present,
+            finding,
+            uncertain=item.status == "uncertain",
+            historical=item.status == "historical",
+            origin="text",
+        )
+        if item.context in ("histology", "imaging") and item.status != "uncertain":
+            self.add_fact(f"{item.context}:done", True, finding)
+        if not present or item.status == "uncertain" or item.context not in ("exam", "note"):
+            return
+        kind = _CONSISTENCY.get(item.concept)
+        if kind and not structured["consistency"]:
+            self.lesion["consistency"].append(kind)
+            self.lesion["findings"].append(finding)
+        if item.concept.startswith(_SITE_PREFIX) and not structured["sites"]:
+            if item.concept not in self.lesion["sites"]:
+                self.lesion["sites"].append(item.concept)
+            if not self.lesion.get("site_text"):
+                self.lesion["site_text"] = item.sentence[
+                    item.hit_start - item.start : item.hit_end - item.start
+                ]
+
+    def _note_medication(
+        self, item: NoteFinding, finding: Finding, coded: Mapping[str, str]
+    ) -> None:
+        if item.status in ("negated", "other-person", "uncertain"):
+            return
+        response = item.response or "unknown"
+        if item.concept in coded:
+            if response != "unknown" and coded[item.concept] != response:
+                self.warnings.append(
+                    (
+                        "warning.note-disagrees",
+                        f"the note gives the response to {item.concept} as {response!r}, the "
+                        f"medication record as {coded[item.concept]!r}; the record was used",
+                        finding,
+                    )
+                )
+            return
+        self.meds.append(
+            Medication(
+                concepts=frozenset({item.concept}),
+                finding=finding,
+                status=item.med_status or "unknown",
+                response=response,
+                text=item.sentence,
+                note=item.sentence,
+                duration_days=item.duration_days,
+            )
+        )
+
+    def _note_lab(
+        self,
+        item: NoteFinding,
+        finding: Finding,
+        coded: Mapping[str, LabResult],
+        when: dt.date | None,
+    ) -> None:
+        analyte = self.kb.analytes[item.concept]
+        if item.concept in coded:
+            return  # a lab report wins over a number copied into a note
+        value: float | None = None
+        if item.value is not None and item.unit is not None and analyte.unit is not None:
+            try:
+                value = self.kb.units.convert(
+                    item.value, item.unit, analyte.unit, analyte.molar_mass
+                )
+            except UnitError:
+                value = None
+        if item.problem:
+            self.warnings.append(("warning.unit-not-usable", item.problem, finding))
+        self.labs.append(
+            LabResult(
+                analyte=item.concept,
+                finding=finding,
+                when=when,
+                value=value,
+                unit=analyte.unit if value is not None else None,
+                flag=item.flag,
+                unit_problem=item.problem or None,
+                text=analyte.label,
+            )
+        )
 
     # ------------------------------------------------------------------ observation kinds
     def _exam(self, res: Mapping[str, Any], label: str, spec: Mapping[str, str]) -> None:
@@ -556,7 +718,7 @@ class _CaseBuilder:
             count_text=les.get("count_text", ""),
             size_mm_low=les.get("size_low"),
             size_mm_high=les.get("size_high"),
-            duration_days=les.get("duration_days"),
+            duration_days=les.get("duration_days", les.get("note_duration_days")),
             duration_text=les.get("duration_text", ""),
             sites=tuple(les["sites"]),
             site_text=les.get("site_text", ""),
@@ -671,6 +833,37 @@ def _attachments(items: Any) -> Iterable[str]:
         if ctype.startswith("text/html"):
             text = re.sub(r"<[^>]+>", " ", text)
         yield text
+
+
+def note_text(attachments: Iterable[Any]) -> str | None:
+    """The note's text from its inline attachments: text/plain preferred, else text/html with
+    the tags blanked so that offsets hold in the decoded markup."""
+    plain: str | None = None
+    markup: str | None = None
+    for att in attachments:
+        if not isinstance(att, MAPPING) or not isinstance(att.get("data"), str):
+            continue
+        ctype = str(att.get("contentType") or "text/plain")
+        if not ctype.startswith(("text/plain", "text/html")):
+            continue
+        try:
+            text = base64.b64decode(att["data"], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if ctype.startswith("text/plain") and plain is None:
+            plain = text
+        elif ctype.startswith("text/html") and markup is None:
+            markup = text
+    if plain is not None:
+        return plain
+    return html_to_text(markup) if markup is not None else None
+
+
+def note_finding(reference: str, item: NoteFinding) -> Finding:
+    """A note-based finding: the sentence's span in the decoded text, and the sentence."""
+    return Finding(
+        f"{reference}#{item.start}-{item.end}", _shorten(f'Note: "{item.sentence}"', 240)
+    )
 
 
 def _shorten(text: str, limit: int = 160) -> str:

@@ -127,12 +127,12 @@ def _medications(case: Case, kb: Knowledge, ev: Evidence) -> None:
         for concept in sorted(med.concepts):
             ev.add(f"med:{concept}", med.finding)
             if med.response == "no response":
-                short = (
-                    concept == "isotretinoin"
-                    and med.start is not None
-                    and med.end is not None
-                    and (med.end - med.start).days < adequate_days
+                days = (
+                    float((med.end - med.start).days)
+                    if med.start is not None and med.end is not None
+                    else med.duration_days
                 )
+                short = concept == "isotretinoin" and days is not None and days < adequate_days
                 ev.add(f"med:{concept}:{'short-course' if short else 'failed'}", med.finding)
             elif med.response in ("partial", "responded"):
                 ev.add(f"med:{concept}:{med.response}", med.finding)

@@ -33,6 +33,7 @@ RawForm = Mapping[str, Sequence[str]]
 """A submitted form: every field name with its values, as strings."""
 
 MAX_TEXT = 2000
+MAX_NOTE = 20000  # a pasted clinic note keeps its lines
 """Free-text fields are notes, not documents."""
 
 
@@ -88,6 +89,7 @@ class CaseForm:
     histology_text: str
     imaging_text: str
     labs: tuple[LabEntry, ...]
+    note_text: str = ""
 
 
 class FormInvalid(Exception):
@@ -160,6 +162,7 @@ def read_case_form(raw: RawForm, spec: FormSpec, today: dt.date) -> CaseForm:
         histology_text=r.text("histology_text", "Pathologist's conclusion"),
         imaging_text=r.text("imaging_text", "Imaging findings"),
         labs=tuple(labs),
+        note_text=r.note("note_text", "Clinic note"),
     )
     if r.errors:
         raise FormInvalid(r.errors)
@@ -188,6 +191,15 @@ class _Reader:
         value = " ".join(self.one(name).split())
         if len(value) > MAX_TEXT:
             self.errors[name] = f"{label}: at most {MAX_TEXT} characters, not {len(value)}"
+            return ""
+        return value
+
+    def note(self, name: str, label: str) -> str:
+        """Free text whose lines matter (a clinic note): line ends normalised, nothing else."""
+        values = self.raw.get(name) or ()
+        value = values[0].replace("\r\n", "\n").replace("\r", "\n").strip() if values else ""
+        if len(value) > MAX_NOTE:
+            self.errors[name] = f"{label}: at most {MAX_NOTE} characters, not {len(value)}"
             return ""
         return value
 

@@ -8,6 +8,7 @@ ids are random, so a bundle built here carries nothing that identifies the patie
 
 from __future__ import annotations
 
+import base64
 import calendar
 import datetime as dt
 import uuid
@@ -83,6 +84,8 @@ def bundle_from_form(form: CaseForm, kb: Knowledge) -> dict[str, Any]:
     b.histology(form)
     for lab in form.labs:
         b.lab(lab)
+    if form.note_text:
+        b.note(form.note_text)
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
@@ -300,6 +303,18 @@ class _Builder:
             report["result"] = results
         self.add(report)
 
+    def note(self, text: str) -> None:
+        """A pasted clinic note, sent as a DocumentReference the way an EHR sends one."""
+        self.add(
+            {
+                "resourceType": "DocumentReference",
+                "status": "current",
+                "description": "Clinic note pasted into the case form",
+                "date": f"{self.day}T00:00:00Z",
+                "content": [{"attachment": _note_attachment(text)}],
+            }
+        )
+
     def lab(self, lab: LabEntry) -> None:
         analyte = self.kb.analytes[lab.analyte]
         code: dict[str, Any] = {"text": lab.label}
@@ -323,6 +338,13 @@ class _Builder:
             **value,
         }
         self.add(resource)
+
+
+def _note_attachment(text: str) -> dict[str, Any]:
+    return {
+        "contentType": "text/plain; charset=utf-8",
+        "data": base64.b64encode(text.encode("utf-8")).decode("ascii"),
+    }
 
 
 def _coding(system: CodeSystem, code: str, display: str | None = None) -> dict[str, str]:

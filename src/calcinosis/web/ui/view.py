@@ -7,6 +7,7 @@ the identifiers; a citation URL is kept only when it is http or https).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -75,6 +76,8 @@ class FindingView:
     summary: str
     reference: str
     short_reference: str
+    quote: str = ""  # the note's sentence, when the finding is a span of a clinic note
+    span: str = ""  # "characters 32-86"
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,18 @@ class _BasisMaker:
 def _finding(f: Finding) -> FindingView:
     kind, _, ident = f.reference.rpartition("/")
     short = ident if len(ident) <= _ID_CHARS + 4 else ident[:_ID_CHARS] + "…"
-    return FindingView(f.summary, f.reference, f"{kind}/{short}" if kind else short)
+    shown = f"{kind}/{short}" if kind else short
+    note = _NOTE_SPAN.match(f.reference)
+    if note and f.summary.startswith(_NOTE_PREFIX):
+        quote = f.summary[len(_NOTE_PREFIX) :].removesuffix('"')
+        return FindingView(
+            f.summary, f.reference, shown, quote, f"characters {note['start']}-{note['end']}"
+        )
+    return FindingView(f.summary, f.reference, shown)
+
+
+_NOTE_SPAN = re.compile(r"^DocumentReference/[^#]+#(?P<start>\d+)-(?P<end>\d+)$")
+_NOTE_PREFIX = 'Note: "'
 
 
 def _patient_line(a: Assessment) -> str:
