@@ -128,7 +128,9 @@ def test_the_plan_proposes_staged_sessions_spaced_by_the_wound_review_interval(
     assert (rf.sessions_done, rf.last_session, rf.lesions_remaining) == (2, SECOND_SESSION, 25)
     assert rf.spacing is not None and rf.spacing.text == "4-6 wk"
     assert rf.next_session_from == D("2026-03-12")
-    assert rf.sessions_needed is None  # the knowledge gives no lesions-per-session figure
+    per = registry.knowledge.rules[rf.option].data.get("lesions_per_session")
+    assert rf.lesions_per_session == per
+    assert rf.sessions_needed == (None if per is None else -(-25 // per))  # ceil(25 / per)
     assert [s.technique for s in plan.sessions] == ["rf-assisted-extraction", "excision", "laser"]
 
 

@@ -239,3 +239,38 @@ def test_signing_in_and_out_works_from_the_keyboard(browser: Browser, site: Clin
         assert "/sign-in?next=" in page.url
     finally:
         page.context.close()
+
+
+def test_a_patient_is_recorded_from_the_case_form(
+    browser: Browser, site: Clinic, kind: str
+) -> None:
+    page = new_page(browser, site)
+    try:
+        sign_in(page, "dr.b")
+        page.click("nav[aria-label='Registry'] >> text=Record a patient")
+        page.fill("#case-age", "two hundred")
+        page.select_option("#case-sex", "female")
+        page.select_option("#case-acne", "active")
+        page.select_option("#case-morphology", "comedo-like papules")
+        page.select_option("#case-consistency", "hard")
+        page.select_option("#case-colour", "white")
+        page.check("#case-comedonal-opening label:has-text('Yes')")
+        page.check("#case-form label:has-text('Cheeks')")
+        page.fill("#case-count", "60")
+        page.check("#case-chalky label:has-text('Yes')")
+        page.click("button:has-text('Record from the case form')")
+        page.wait_for_selector("#error-summary")
+        assert page.locator("#case-age-error").is_visible()
+        assert page.input_value("#case-count") == "60"  # the values are kept
+        assert page.is_checked("#case-form label:has-text('Cheeks') >> xpath=../input")
+        check_page(page, f"case-form-refused-{kind}")
+        page.fill("#case-age", "24")
+        page.fill("#case-as-of", "2026-01-01")
+        page.click("button:has-text('Record from the case form')")
+        page.wait_for_url("**/registry/patients/*?done=recorded")
+        assert page.get_attribute("#latest-assessment dd[data-level]", "data-level") == "high"
+        patient_id = page.url.split("/registry/patients/")[1].split("?")[0]
+    finally:
+        page.context.close()
+    file = site.registry.patient_file(patient_id, actor="test")
+    assert [les.count for les in file.lesions] == [60]

@@ -442,7 +442,11 @@ class _Loader:
                     )
                 self.name_signals("rules/differential.yaml", f"{rule.id}.{part}", list(weights))
         workup = self.rule_list("rules/workup.yaml", "items", {"would_change"})
-        management = self.rule_list("rules/management.yaml", "options", {"evidence_level"})
+        management = self.rule_list(
+            "rules/management.yaml",
+            "options",
+            {"evidence_level", "lesions_per_session", "session_interval"},
+        )
         for rule in management:
             if rule.data.get("evidence_level") not in EVIDENCE_LEVELS:
                 raise KnowledgeError(

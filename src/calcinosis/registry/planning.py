@@ -9,7 +9,9 @@ planned for anchor + low and due by anchor + high, where the anchor is the end o
 Sessions: each management option of the assessment that is a procedure becomes a proposal with
 its technique, the sessions done so far, the lesions left (baseline count minus lesions treated,
 when both are known) and the earliest date of the next session, spaced by the wound-review
-interval ("review wound healing about 4-6 weeks after each session").
+interval ("review wound healing about 4-6 weeks after each session") or by the option's own
+`session_interval`. When the knowledge gives the option a `lesions_per_session` planning default,
+the lesions left need ceil(left / per session) more sessions, each proposed with a date.
 """
 
 from __future__ import annotations
@@ -72,6 +74,10 @@ class ProposedSessions:
     """Only when the knowledge gives the option a `lesions_per_session` figure."""
     spacing: Interval | None
     next_session_from: dt.date | None
+    lesions_per_session: int | None = None
+    proposed_dates: tuple[dt.date, ...] = ()
+    """One date per session still needed: the first from `next_session_from` (or the plan's
+    anchor before any session), the others `spacing.low` apart; empty when not computable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +92,13 @@ class Plan:
     notes: tuple[str, ...] = ()
 
 
-def interval_of(rule: Rule) -> Interval | None:
-    value = rule.data.get("interval")
+def interval_of(rule: Rule, key: str = "interval") -> Interval | None:
+    value = rule.data.get(key)
     if not isinstance(value, Mapping):
         return None
     low, high, unit = value.get("low"), value.get("high"), value.get("unit")
     if not all(isinstance(v, int | float) for v in (low, high)) or not isinstance(unit, str):
-        raise PlanningError(
-            f"knowledge rule {rule.id}: interval needs numbers low, high and a unit"
-        )
+        raise PlanningError(f"knowledge rule {rule.id}: {key} needs numbers low, high and a unit")
     return Interval(float(low), float(high), unit)  # type: ignore[arg-type]
 
 
@@ -135,7 +139,7 @@ def make_plan(file: PatientFile, kb: Knowledge, anchor: dt.date | None = None) -
     fired = {item.get("id") for item in contract.get("follow_up", [])}
     spacing = interval_of(spacing_rule) if spacing_rule and SESSION_SPACING_RULE in fired else None
     sessions = tuple(
-        _sessions(item, file, kb, spacing)
+        _sessions(item, file, kb, spacing, anchor)
         for item in contract.get("management", [])
         if item.get("id") in TECHNIQUE_OF_OPTION
     )
@@ -184,7 +188,11 @@ def _reviews(
 
 
 def _sessions(
-    item: Mapping[str, Any], file: PatientFile, kb: Knowledge, spacing: Interval | None
+    item: Mapping[str, Any],
+    file: PatientFile,
+    kb: Knowledge,
+    spacing: Interval | None,
+    anchor: dt.date,
 ) -> ProposedSessions:
     option = str(item["id"])
     technique = TECHNIQUE_OF_OPTION[option]
@@ -198,13 +206,16 @@ def _sessions(
     if baseline is not None and all(t is not None for t in treated):
         remaining = max(baseline - sum(t for t in treated if t is not None), 0)
     rule = kb.rules.get(option)
-    per_session = rule.data.get("lesions_per_session") if rule else None
+    per_session = _per_session(rule)
+    if rule is not None:
+        spacing = interval_of(rule, "session_interval") or spacing
     needed = None
-    if remaining is not None and isinstance(per_session, int) and per_session > 0:
+    if remaining is not None and per_session is not None:
         needed = math.ceil(remaining / per_session)
     next_from = None
     if last is not None and spacing is not None:
         next_from = add_interval(last, spacing.low, spacing.unit, kb)
+    first = next_from if last is not None else anchor
     return ProposedSessions(
         technique=technique,
         option=option,
@@ -216,4 +227,31 @@ def _sessions(
         sessions_needed=needed,
         spacing=spacing,
         next_session_from=next_from,
+        lesions_per_session=per_session,
+        proposed_dates=_session_dates(first, needed or 0, spacing, kb),
     )
+
+
+def _per_session(rule: Rule | None) -> int | None:
+    value = rule.data.get("lesions_per_session") if rule is not None else None
+    if value is None:
+        return None
+    # bool is an int: `true` in the YAML is a typo, not one lesion per session
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        assert rule is not None
+        raise PlanningError(
+            f"knowledge rule {rule.id}: lesions_per_session must be a whole number >= 1"
+        )
+    return value
+
+
+def _session_dates(
+    first: dt.date | None, needed: int, spacing: Interval | None, kb: Knowledge
+) -> tuple[dt.date, ...]:
+    if first is None or needed == 0 or (spacing is None and needed > 1):
+        return ()  # without a spacing only a single session can be dated
+    dates = [first]
+    while len(dates) < needed:
+        assert spacing is not None
+        dates.append(add_interval(dates[-1], spacing.low, spacing.unit, kb))
+    return tuple(dates)

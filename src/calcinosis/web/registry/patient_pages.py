@@ -30,6 +30,7 @@ from calcinosis.web.auth.guard import signed_in
 from calcinosis.web.auth.state import Principal
 from calcinosis.web.context import context_of, parse_as_of
 from calcinosis.web.problems import STATUS_BY_CODE, Problem
+from calcinosis.web.registry.case_intake import CASE, case_bundle, form_context
 from calcinosis.web.registry.errors import as_problems, problem_of
 from calcinosis.web.registry.forms import VISIT, read_follow_up, read_session, review_choice
 from calcinosis.web.registry.page_kit import (
@@ -41,6 +42,7 @@ from calcinosis.web.registry.page_kit import (
     registry_of,
 )
 from calcinosis.web.registry.timeline_svg import timeline_svg
+from calcinosis.web.ui.case_form import FormInvalid
 from calcinosis.web.ui.intake import Submission, human_size, parse_bundle
 from calcinosis.web.ui.templating import PRIVATE_HEADERS
 
@@ -137,15 +139,17 @@ def build_router() -> APIRouter:
         who: Principal,
         *,
         status: int = 200,
+        active: str = "new",
         values: Mapping[str, list[str]] | None = None,
         errors: Mapping[str, str] | None = None,
     ) -> Response:
         context = {
+            **form_context(registry_of(request).knowledge),
             "section": "new",
-            "active": "new",
+            "active": active,
             "values": values or {},
             "errors": errors or {},
-            "summary": _summary("new", errors or {}),
+            "summary": _summary(active, errors or {}),
             "today": dt.date.today().isoformat(),
             "max_size": human_size(context_of(request).settings.max_bytes),
         }
@@ -158,6 +162,8 @@ def build_router() -> APIRouter:
     @router.post("/registry/patients")
     async def record_patient(request: Request, who: Who) -> Response:
         sub = await posted_form(request, who)
+        if sub.one("mode") == CASE:
+            return await record_case(request, who, sub)
         max_bytes = context_of(request).settings.max_bytes
         data = sub.files.get("bundle_file") or sub.one("bundle_json").encode("utf-8")
         errors: dict[str, str] = {}
@@ -183,6 +189,24 @@ def build_router() -> APIRouter:
             )
         how = done.how if done.created else "matched"
         return _back(done.patient_id, how)
+
+    async def record_case(request: Request, who: Principal, sub: Submission) -> Response:
+        registry = registry_of(request)
+        try:
+            bundle, day = case_bundle(sub.fields, registry.knowledge, dt.date.today())
+            done = await anyio.to_thread.run_sync(
+                lambda: registry.import_bundle(bundle, actor=who.actor, as_of=day)
+            )
+        except FormInvalid as invalid:
+            return new_page(
+                request, who, status=422, active=CASE, values=sub.fields, errors=invalid.errors
+            )
+        except (InputError, RegistryError) as exc:
+            errors = {"_form": f"The case cannot be recorded: {exc.message}"}
+            return new_page(
+                request, who, status=_status(exc), active=CASE, values=sub.fields, errors=errors
+            )
+        return _back(done.patient_id, done.how if done.created else "matched")
 
     @router.get("/registry/patients/{patient_id}")
     def patient(request: Request, who: Who, patient_id: str, done: str = "") -> Response:

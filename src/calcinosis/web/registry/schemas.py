@@ -205,6 +205,12 @@ class ProposedSessionsOut(BaseModel):
     sessions_needed: int | None
     spacing: IntervalOut | None
     next_session_from: dt.date | None
+    lesions_per_session: int | None = Field(
+        description="The knowledge's planning default for this option, if it gives one"
+    )
+    proposed_dates: list[dt.date] = Field(
+        description="One date per session still needed (ceil(lesions left / per session))"
+    )
 
 
 class ProposedReviewOut(BaseModel):

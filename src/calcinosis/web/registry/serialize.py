@@ -132,6 +132,8 @@ def plan(p: Plan) -> dict[str, Any]:
                 "sessions_needed": s.sessions_needed,
                 "spacing": _interval(s.spacing),
                 "next_session_from": day(s.next_session_from),
+                "lesions_per_session": s.lesions_per_session,
+                "proposed_dates": [d.isoformat() for d in s.proposed_dates],
             }
             for s in p.sessions
         ],
