@@ -38,18 +38,23 @@ import psycopg, sqlalchemy.dialects.postgresql.psycopg, sqlalchemy.dialects.sqli
 from calcinosis.registry.records import Identifier
 from calcinosis.registry.service import Registry
 
+def say(*parts):
+    # One write(2) per line: a pipe write under PIPE_BUF is atomic, so a SIGKILL can never leave
+    # half a line (print() may issue one write per piece, e.g. under PYTHONUNBUFFERED).
+    os.write(1, (" ".join(map(str, parts)) + "\\n").encode())
+
 def write():
-    print("started", os.getpid(), flush=True)
+    say("started", os.getpid())
     registry = Registry.open()
     day = datetime.date(2026, 1, 1)
     for n in range(1, 1_000_000):
         mrn = Identifier("urn:calcinosis:test:crash", f"{os.getpid()}-{n}")
         patient = registry.register_patient(sex="female", identifiers=(mrn,), actor="writer")
-        print("patient", patient.id, flush=True)
+        say("patient", patient.id)
         lesion = registry.add_lesion(patient.id, recorded_on=day, count=n, actor="writer")
-        print("lesion", lesion.id, 1, flush=True)
+        say("lesion", lesion.id, 1)
         lesion = registry.update_lesion(dataclasses.replace(lesion, count=n + 1), actor="writer")
-        print("lesion", lesion.id, lesion.version, flush=True)
+        say("lesion", lesion.id, lesion.version)
 
 for _ in sys.stdin:
     child = os.fork()
@@ -59,7 +64,7 @@ for _ in sys.stdin:
         finally:
             os._exit(1)
     os.waitpid(child, 0)
-    print("ended", child, flush=True)
+    say("ended", child)
 """
 
 
