@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +41,7 @@ SPEC = SHARED / "cdshooks" / "spec-2.0.1"
 SEED = "dev-seed-palanivel-2026"
 ISSUER = "https://fhir-ehr.example.com/"
 SERVICE_HOOK = "patient-view"
+TRANSPORT_ERRORS: Counter[str] = Counter()
 
 
 def main() -> None:
@@ -159,14 +161,33 @@ class Connections:
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def post(self, body: bytes, token: str) -> int:
-        reader, writer = self.idle.pop() if self.idle else await self._open()
         head = (
             f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        writer.write(head.encode() + body)
+        ).encode()
+        while self.idle:
+            # A kept-alive connection may have been closed by the server while idle (uvicorn
+            # closes them after 5 s): as any client would, try the next one or a new one.
+            reader, writer = self.idle.pop()
+            status = await self._exchange(reader, writer, head + body)
+            if status is not None:
+                return status
+            writer.close()
+        reader, writer = await self._open()
+        status = await self._exchange(reader, writer, head + body)
+        if status is None:
+            raise ConnectionResetError("the server closed a new connection")
+        return status
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+    ) -> int | None:
+        """The response status, or None when the server had closed the connection."""
+        writer.write(request)
         status_line = await reader.readline()
+        if not status_line:
+            return None
         length = 0
         while (line := await reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
@@ -188,8 +209,9 @@ async def call(pool: Connections, body: bytes, token: str, due: float) -> tuple[
     await asyncio.sleep(max(0.0, due - time.perf_counter()))
     try:
         status = await asyncio.wait_for(pool.post(body, token), timeout=10)
-    except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError, IndexError):
+    except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError, IndexError) as exc:
         status = 0  # a broken or stalled connection counts as an error, and is not reused
+        TRANSPORT_ERRORS[type(exc).__name__] += 1
     return (time.perf_counter() - due) * 1000, status
 
 
@@ -199,6 +221,11 @@ def report(results: list[tuple[float, int]], cards: int, rate: float, seconds: f
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     print(f"Cards per response: {cards}")
     print(f"Requests: {len(results)}  errors (non-200 or transport): {errors}")
+    if errors:
+        statuses = Counter(status for _, status in results if status != 200)
+        print("  by status (0 = transport error or 10 s timeout):", dict(sorted(statuses.items())))
+        if TRANSPORT_ERRORS:
+            print("  transport errors:", dict(TRANSPORT_ERRORS))
     print(
         f"Latency ms  p50 {cuts[49]:.2f}  p95 {cuts[94]:.2f}  p99 {cuts[98]:.2f}  "
         f"max {latencies[-1]:.2f}"

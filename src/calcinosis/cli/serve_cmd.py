@@ -132,6 +132,9 @@ def serve(
     # it out of the collector's view so full collections stay short under load.
     gc.collect()
     gc.freeze()
+    # Requests allocate many short-lived objects; collecting the youngest generation less often
+    # keeps per-request overhead and pauses down (measured with `make bench-service`).
+    gc.set_threshold(50_000, 20, 20)
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; a stop the
     # operator asked for is a normal end (exit 0), not an abort.
