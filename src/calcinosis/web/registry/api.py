@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -332,16 +333,14 @@ def build_router() -> APIRouter:
         responses={200: _ok(schemas.LesionOut, **_ETAG), **_EDIT_ERRORS},
     )
     async def patch_lesion(request: Request, who: Caller, lesion_id: str) -> Response:
-        version = if_match_version(request)
-        patch = await json_body(request, schemas.LesionPatch)
         registry = registry_of(request)
-
-        def edit() -> Any:
-            current = registry.lesion(lesion_id, actor=who.actor)
-            return registry.update_lesion(_apply(current, version, patch), actor=who.actor)
-
-        record = await run(edit)
-        return json_response(serialize.lesion(record), version=record.version)
+        return await _edit(
+            request,
+            schemas.LesionPatch,
+            lambda: registry.lesion(lesion_id, actor=who.actor),
+            lambda changed: registry.update_lesion(changed, actor=who.actor),
+            serialize.lesion,
+        )
 
     @api.get(
         "/procedures/{procedure_id}",
@@ -359,16 +358,14 @@ def build_router() -> APIRouter:
         responses={200: _ok(schemas.ProcedureOut, **_ETAG), **_EDIT_ERRORS},
     )
     async def patch_procedure(request: Request, who: Caller, procedure_id: str) -> Response:
-        version = if_match_version(request)
-        patch = await json_body(request, schemas.ProcedurePatch)
         registry = registry_of(request)
-
-        def edit() -> Any:
-            current = registry.procedure(procedure_id, actor=who.actor)
-            return registry.update_procedure(_apply(current, version, patch), actor=who.actor)
-
-        record = await run(edit)
-        return json_response(serialize.procedure(record), version=record.version)
+        return await _edit(
+            request,
+            schemas.ProcedurePatch,
+            lambda: registry.procedure(procedure_id, actor=who.actor),
+            lambda changed: registry.update_procedure(changed, actor=who.actor),
+            serialize.procedure,
+        )
 
     @api.get(
         "/follow-ups/{follow_up_id}",
@@ -387,16 +384,14 @@ def build_router() -> APIRouter:
         responses={200: _ok(schemas.FollowUpOut, **_ETAG), **_EDIT_ERRORS},
     )
     async def patch_follow_up(request: Request, who: Caller, follow_up_id: str) -> Response:
-        version = if_match_version(request)
-        patch = await json_body(request, schemas.FollowUpPatch)
         registry = registry_of(request)
-
-        def edit() -> Any:
-            current = registry.follow_up(follow_up_id, actor=who.actor)
-            return registry.update_follow_up(_apply(current, version, patch), actor=who.actor)
-
-        record = await run(edit)
-        return json_response(serialize.follow_up(record), version=record.version)
+        return await _edit(
+            request,
+            schemas.FollowUpPatch,
+            lambda: registry.follow_up(follow_up_id, actor=who.actor),
+            lambda changed: registry.update_follow_up(changed, actor=who.actor),
+            serialize.follow_up,
+        )
 
     @api.get(
         "/assessments/{assessment_id}",
@@ -499,6 +494,21 @@ def _sync(call: Any, *args: Any, **kwargs: Any) -> Any:
     """A registry call from a sync endpoint (already in a worker thread), errors as Problems."""
     with as_problems():
         return call(*args, **kwargs)
+
+
+async def _edit(
+    request: Request,
+    schema: Any,
+    load: Callable[[], Any],
+    update: Callable[[Any], Any],
+    show: Callable[[Any], dict[str, Any]],
+) -> Response:
+    """PATCH of one record: If-Match first, then the body; the patch is applied to the record as
+    stored and saved under the version the client named (412 when it is stale)."""
+    version = if_match_version(request)
+    patch = await json_body(request, schema)
+    record = await run(lambda: update(_apply(load(), version, patch)))
+    return json_response(show(record), version=record.version)
 
 
 def _apply(record: Any, version: int, patch: Any) -> Any:
