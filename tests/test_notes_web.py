@@ -64,6 +64,14 @@ def test_a_note_finding_shows_its_sentence_and_span() -> None:
     assert plain.quote == ""
 
 
+def test_a_report_attachment_finding_names_the_attachment() -> None:
+    second = _finding(Finding("DiagnosticReport/r1#1:0-31", 'Note: "Calcium deposits in dermis."'))
+    assert second.quote == "Calcium deposits in dermis."
+    assert second.span == "attachment 2, characters 0-31"
+    first = _finding(Finding("DiagnosticReport/r1#4-9", 'Note: "Bone."'))
+    assert first.span == "characters 4-9"
+
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
     build = lambda url: create_app(Settings(public_url=url))  # noqa: E731

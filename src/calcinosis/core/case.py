@@ -86,4 +86,5 @@ class Case:
     labs: tuple[LabResult, ...] = ()
     medications: tuple[Medication, ...] = ()
     lesions: Lesions = field(default_factory=Lesions)
-    ingest_warnings: tuple[tuple[str, str, Finding], ...] = ()  # (id, summary, finding)
+    # (rule id, what happened, the input resources it rests on)
+    ingest_warnings: tuple[tuple[str, str, tuple[Finding, ...]], ...] = ()

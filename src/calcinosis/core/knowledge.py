@@ -10,6 +10,7 @@ import functools
 import importlib.resources
 import math
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,14 @@ from calcinosis.core.codes import (
     rxnorm_is_valid,
     snomed_is_valid,
 )
-from calcinosis.core.notes import NEGATED_PREFIX, NOT_A_FINDING, NoteRules, Section
+from calcinosis.core.notes import (
+    HISTORICAL,
+    HISTORICAL_AFTER,
+    NEGATED_PREFIX,
+    NOT_A_FINDING,
+    NoteRules,
+    Section,
+)
 from calcinosis.core.text import Cues, PhraseMatcher, tokenize
 from calcinosis.core.units import UnitConverter, convert_duration_to_days
 from calcinosis.errors import KnowledgeError, UnitError
@@ -48,6 +56,14 @@ CALCULATION_RULES = (
     "calculation.calcium-phosphate-product",
     "calculation.ckd-epi-2021",
 )
+# The warning the engine raises when a clinic note disagrees with the coded record, and the
+# fields each of its `details` templates may fill (rules/warnings.yaml).
+NOTE_DISAGREEMENT = "warning.note-disagrees"
+NOTE_DISAGREEMENT_FIELDS = {
+    "finding": frozenset({"note", "coded"}),
+    "medication": frozenset({"concept", "note", "coded"}),
+    "lab": frozenset({"analyte", "note", "coded", "when"}),
+}
 # What a signal label must not look like: a signal id ("damage:any") left for the reader.
 RAW_SIGNAL = re.compile(r"[a-z0-9][a-z0-9.\-]*:[a-z0-9]")
 SIGNAL_TEMPLATES = ("absent", "uncertain")
@@ -455,7 +471,10 @@ class _Loader:
                     f"must be one of {', '.join(EVIDENCE_LEVELS)}",
                 )
         follow_up = self.rule_list("rules/follow-up.yaml", "items", {"interval"})
-        warnings = self.rule_list("rules/warnings.yaml", "items", {"engine"})
+        warnings = self.rule_list("rules/warnings.yaml", "items", {"engine", "details"})
+        _check_note_disagreement(self.rules.get(NOTE_DISAGREEMENT))
+        if "note-lab-disagreement" not in thresholds:
+            raise KnowledgeError("thresholds.yaml", "note-lab-disagreement", "missing")
         missing = self.load_missing()
         self.rule_list("rules/calculations.yaml", "items", set())
         for rid in CALCULATION_RULES:
@@ -592,12 +611,24 @@ class _Loader:
                 raise KnowledgeError(file, f"duration_units.{unit}", exc.message) from exc
             for word in words:
                 duration_units[word] = unit
+        lesion_conditions = frozenset(
+            _str_list(file, "lesion_conditions", data.get("lesion_conditions"))
+        )
+        unknown = sorted(lesion_conditions - set(findings_syn))
+        if unknown:
+            raise KnowledgeError(file, "lesion_conditions", f"unknown concepts {unknown}")
+        reach = data.get("context_forward_window")
+        if not isinstance(reach, int) or isinstance(reach, bool) or reach < 0:
+            raise KnowledgeError(file, "context_forward_window", "must be a whole number")
         numbers = _mapping(file, "number_words", data.get("number_words"))
         if not all(isinstance(v, int) and v >= 0 for v in numbers.values()):
             raise KnowledgeError(file, "number_words", "values must be whole numbers")
+        # cues before what they place in the past, and cues after it ("had acne in the past")
         historical = {
-            "historical": tuple(
-                _phrase(p) for p in _str_list(file, "historical", data.get("historical"))
+            key: tuple(_phrase(p) for p in _str_list(file, name, data.get(name)))
+            for key, name in (
+                (HISTORICAL, "historical"),
+                (HISTORICAL_AFTER, "historical_after"),
             )
         }
         breaks = cues.clause_breaks | frozenset(
@@ -621,7 +652,9 @@ class _Loader:
             ),
             findings=PhraseMatcher(finding_syn, note_cues),
             triggers=PhraseMatcher(triggers, note_cues),
+            context_forward_window=reach,
             historical=PhraseMatcher(historical, note_cues),
+            historical_reach_back=cues.backward_window,
             responses=PhraseMatcher(responses, note_cues),
             flags=PhraseMatcher(flags, note_cues),
             analytes=PhraseMatcher(lab_syn, note_cues),
@@ -632,6 +665,10 @@ class _Loader:
             ),
             duration_not_before=frozenset(
                 _str_list(file, "duration_not_before", data.get("duration_not_before"))
+            ),
+            lesion_conditions=lesion_conditions,
+            duration_lead_words=frozenset(
+                _str_list(file, "duration_lead_words", data.get("duration_lead_words"))
             ),
             number_words={str(k): int(v) for k, v in numbers.items()},
             count_words=frozenset(
@@ -1056,3 +1093,26 @@ def _contexts(data: Mapping[str, Any], concept_ids: set[str]) -> dict[str, dict[
             table[str(source)] = None if target is None else str(target)
         out[str(name)] = table
     return out
+
+
+def _check_note_disagreement(rule: Rule | None) -> None:
+    """The engine words a note's disagreement with the coded record from the rule's `details`:
+    one template per kind of disagreement, each filling only the fields the engine gives it."""
+    file = "rules/warnings.yaml"
+    if rule is None:
+        raise KnowledgeError(file, NOTE_DISAGREEMENT, "missing (the engine names it)")
+    details = rule.data.get("details")
+    if not isinstance(details, dict) or set(details) != set(NOTE_DISAGREEMENT_FIELDS):
+        kinds = ", ".join(NOTE_DISAGREEMENT_FIELDS)
+        raise KnowledgeError(file, f"{NOTE_DISAGREEMENT}.details", f"needs exactly {kinds}")
+    for kind, template in details.items():
+        where = f"{NOTE_DISAGREEMENT}.details.{kind}"
+        if not isinstance(template, str):
+            raise KnowledgeError(file, where, "must be a string")
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        except ValueError as exc:
+            raise KnowledgeError(file, where, f"malformed template: {exc}") from None
+        unknown = fields - NOTE_DISAGREEMENT_FIELDS[kind]
+        if unknown:
+            raise KnowledgeError(file, where, f"unknown fields {sorted(unknown)}")

@@ -29,6 +29,10 @@ _HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9 /&()'+.,-]{0,60}?)[ \t]*:")
 # A finding the matcher names with this prefix is absent ("painless"); this name is no finding.
 NEGATED_PREFIX = "!"
 NOT_A_FINDING = "-"
+# The historical matcher's concepts: a cue before what it places in the past ("history of
+# acne"), or after it ("had acne in the past").
+HISTORICAL = "historical"
+HISTORICAL_AFTER = "historical-after"
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
 _NUMBER = re.compile(r"\s*(?:[:=]|is|was|of|at)?\s*(-?\d+(?:[.,]\d+)?)(?![\d/])")
 _UNIT = re.compile(r"[ \t]*([A-Za-zµμ%/{}_.\d^*\[\]]+)")
@@ -56,7 +60,9 @@ class NoteRules:
     abbreviations: frozenset[str]
     findings: PhraseMatcher  # value-set findings and conditions plus note-only wording
     triggers: PhraseMatcher  # concept = context name
-    historical: PhraseMatcher  # concept = "historical"
+    context_forward_window: int  # words a trigger after a finding reaches back over
+    historical: PhraseMatcher  # concept = HISTORICAL or HISTORICAL_AFTER
+    historical_reach_back: int  # words a historical cue after a finding reaches back over
     responses: PhraseMatcher  # concept = "response:<r>" or "status:<s>"
     flags: PhraseMatcher  # concept = flag
     analytes: PhraseMatcher  # analytes.yaml synonyms plus note abbreviations
@@ -64,6 +70,8 @@ class NoteRules:
     duration_units: Mapping[str, str]  # word -> UCUM
     duration_not_after: frozenset[str]
     duration_not_before: frozenset[str]
+    duration_lead_words: frozenset[str]  # may open a clause before a duration of what follows
+    lesion_conditions: frozenset[str]  # diagnoses that name the lesions themselves
     number_words: Mapping[str, int]
     count_words: frozenset[str]
     lesion_nouns: frozenset[str]
@@ -156,9 +164,10 @@ def html_to_text(markup: str) -> str:
     return _TAG.sub(blank, markup)
 
 
-def sentences(text: str, rules: NoteRules) -> tuple[Sentence, ...]:
-    """Sentences with offsets: lines, then sentence ends; headers open sections."""
-    default = Section(rules.default_context)
+def sentences(text: str, rules: NoteRules, context: str | None = None) -> tuple[Sentence, ...]:
+    """Sentences with offsets: lines, then sentence ends; headers open sections. Text outside
+    any section is read in `context` (a histology report's own text), else the default."""
+    default = Section(context or rules.default_context)
     section = default
     out: list[Sentence] = []
     pos = 0
@@ -214,11 +223,15 @@ def _add(out: list[Sentence], text: str, start: int, end: int, section: Section)
         out.append(Sentence(start, end, section))
 
 
-def extract(text: str, kb: Knowledge) -> NoteExtraction:
-    """Everything the note says that the engine reads, each with its sentence."""
+def extract(text: str, kb: Knowledge, context: str | None = None) -> NoteExtraction:
+    """Everything the note says that the engine reads, each with its sentence. `context` is how
+    text under no header is read (default: the knowledge's note context); a pathology or
+    imaging report's attachment is read as histology or imaging."""
     rules = kb.note_rules
+    if context is not None and context not in kb.contexts:
+        raise ValueError(f"unknown note context {context!r}")
     found: list[NoteFinding] = []
-    sents = sentences(text, rules)
+    sents = sentences(text, rules, context)
     for sent in sents:
         if sent.section.skip:
             continue
@@ -265,22 +278,39 @@ def _read_sentence(
     base = sent.start
     clauses = _clauses(s, rules)
     triggers = [(h.start, h.concept, _clause_of(h.start, clauses)) for h in rules.triggers.find(s)]
-    past = [(h.start, _clause_of(h.start, clauses)) for h in rules.historical.find(s)]
+    lowered = s.lower()
+    # "for the past 5 years", "over the last few months": a span of time up to now, not history
+    past = [
+        (h.start, h.concept, _clause_of(h.start, clauses))
+        for h in rules.historical.find(s)
+        if not _opens_a_span(lowered, h.end, rules)
+    ]
 
-    def context_at(pos: int) -> str:
+    def context_at(pos: int, end: int) -> str:
         clause = _clause_of(pos, clauses)
         before = [(p, c) for p, c, k in triggers if k == clause and p <= pos]
         if before:
             return before[-1][1]
         after = [(p, c) for p, c, k in triggers if k == clause and p > pos]
-        if after:
+        if after and _reaches_back(s, clauses[clause], end, after[0][0], rules):
             return after[0][1]
         earlier = [c for p, c, _ in triggers if p <= pos]
         return earlier[-1] if earlier else sent.section.context
 
-    def is_past(pos: int) -> bool:
+    def is_past(pos: int, end: int) -> bool:
         clause = _clause_of(pos, clauses)
-        return any(p <= pos and k == clause for p, k in past)
+        for p, kind, k in past:
+            if k != clause:
+                continue
+            if kind == HISTORICAL and p <= pos:
+                return True
+            if (
+                kind == HISTORICAL_AFTER
+                and p >= end
+                and len(_WORD.findall(lowered, end, p)) <= rules.historical_reach_back
+            ):
+                return True
+        return False
 
     def make(kind: str, concept: str, status: str, hit: Hit, **extra: Any) -> NoteFinding:
         return NoteFinding(
@@ -304,33 +334,82 @@ def _read_sentence(
     med_spans = [(h.start, h.end) for h in meds]
     responses = [h for h in rules.responses.find(s) if h.concept.startswith("response:")]
     lesion_seen = False
+    # what the sentence names, in order: True for the lesions, False for anything else (a
+    # disease, a drug, a lab), so that a duration can be given to the nearest of them
+    mentions: list[tuple[int, bool]] = [(h.start, False) for h in meds]
+    mentions += [(f.hit_start - base, False) for f in labs_found]
+    mentions += [(m.start(), True) for m in _WORD.finditer(s.lower()) if m[0] in rules.lesion_nouns]
     seen: set[tuple[str, str, str]] = set()
     for hit in rules.findings.find(s):
         if any(a <= hit.start < b for a, b in med_spans) or hit.concept == NOT_A_FINDING:
             continue  # "vitamin D" the drug, not a finding
+        named = hit.concept.removeprefix(NEGATED_PREFIX)
+        known = kb.concepts.get(named)
+        lesion = known is None or known.kind == "finding" or named in rules.lesion_conditions
+        mentions.append((hit.start, lesion))
         if hit.concept.startswith(NEGATED_PREFIX):
             hit = Hit(hit.concept[1:], hit.start, hit.end, True, False, hit.other_person)
         elif hit.negated:
             hit = _negation_of_response(s, hit, responses, clauses, rules)
-        context = context_at(hit.start)
+        context = context_at(hit.start, hit.end)
         table = kb.contexts.get(context, {})
         concept = table.get(hit.concept, hit.concept)
         if concept is None:
             continue
-        status = _status(hit, is_past(hit.start), sent.section)
+        status = _status(hit, is_past(hit.start, hit.end), sent.section)
         key = (concept, status, context)
         if key in seen:
             continue
         seen.add(key)
         out.append(make("finding", concept, status, hit, context=context))
-        if kb.concepts.get(hit.concept) is not None and kb.concepts[hit.concept].kind == "finding":
+        if known is not None and (known.kind == "finding" or named in rules.lesion_conditions):
             lesion_seen = True
-    words = _WORD.findall(s.lower())
+    words = _WORD.findall(lowered)
     if any(w in rules.lesion_nouns for w in words):
         lesion_seen = True
     _medications(s, kb, sent, meds, rules, clauses, is_past, make, out)
     out.extend(labs_found)
-    _counts_and_durations(s, sent, rules, kb, meds, lesion_seen, bool(triggers), out)
+    mentions.sort()
+    # a count in an extraction, imaging or histology sentence is not the lesions'
+    elsewhere = any(c not in ("exam", rules.default_context) for _, c, _ in triggers)
+    _counts_and_durations(s, sent, rules, kb, lesion_seen, elsewhere, clauses, mentions, out)
+
+
+_SPAN_WORD = re.compile(r"[ \t-]*(\d+(?:\.\d+)?|[a-z]+)")
+
+
+def _opens_a_span(lowered: str, pos: int, rules: NoteRules) -> bool:
+    """Whether the past cue ending at `pos` opens a span of time up to now: only numbers,
+    number, count and duration lead words, then a unit of time ("for the past 5 years", "over
+    the last few months", "in the past year"). Such a span says how long, not that it is over;
+    "had acne in the past, now clear" stays in the past."""
+    while (match := _SPAN_WORD.match(lowered, pos)) is not None:
+        word = match.group(1)
+        if word in rules.duration_units:
+            return True
+        if not (
+            word[0].isdigit()
+            or word in rules.number_words
+            or word in rules.count_words
+            or word in rules.duration_lead_words
+        ):
+            return False
+        pos = match.end()
+    return False
+
+
+def _reaches_back(s: str, clause_start: int, end: int, trigger: int, rules: NoteRules) -> bool:
+    """Whether a context word after a finding (at `end`) still describes it: within a few
+    words, and not past a comma that closes a lesion's description ("hard nodules on the
+    elbows, one discharging ..."), while "hard, rounded, calcified material on extraction"
+    names no lesion and reads on."""
+    lowered = s.lower()
+    if len(_WORD.findall(lowered, end, trigger)) > rules.context_forward_window:
+        return False
+    comma = lowered.rfind(",", end, trigger)
+    if comma < 0:
+        return True
+    return not any(w in rules.lesion_nouns for w in _WORD.findall(lowered, clause_start, comma))
 
 
 def _negation_of_response(
@@ -402,7 +481,7 @@ def _medications(
             status = "negated"
         elif med.uncertain:
             status = "uncertain"
-        elif is_past(med.start) or sent.section.historical or med_status == "stopped":
+        elif is_past(med.start, med.end) or sent.section.historical or med_status == "stopped":
             status = "historical"
         else:
             status = "affirmed"
@@ -532,7 +611,9 @@ def _clause_end(s: str, pos: int, rules: NoteRules) -> int:
     return len(s)
 
 
-_DURATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|[a-z]+)\s*(?:-|\s)\s*([a-z]+)\b")
+# the unit is looked at, not consumed, so that every word is tried as a number ("for the past
+# four years": "past four" is no duration, "four years" is)
+_DURATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|[a-z]+)(?=\s*(?:-|\s)\s*([a-z]+)\b)")
 
 
 def _durations(s: str, rules: NoteRules, kb: Knowledge) -> list[tuple[int, float]]:
@@ -550,7 +631,7 @@ def _durations(s: str, rules: NoteRules, kb: Knowledge) -> list[tuple[int, float
             value = float(rules.number_words[number])
         else:
             continue
-        after = _WORD.findall(lowered[match.end() : match.end() + 12])
+        after = _WORD.findall(lowered[match.end(2) : match.end(2) + 12])
         before = _WORD.findall(lowered[max(0, match.start() - 8) : match.start()])
         if after and after[0] in rules.duration_not_after:
             continue
@@ -560,36 +641,88 @@ def _durations(s: str, rules: NoteRules, kb: Knowledge) -> list[tuple[int, float
     return out
 
 
+def _lesion_durations(
+    s: str,
+    rules: NoteRules,
+    durations: Sequence[tuple[int, float]],
+    clauses: Sequence[int],
+    mentions: Sequence[tuple[int, bool]],
+) -> list[tuple[int, float]]:
+    """The durations that are the lesions': the nearest thing named before a duration in its
+    clause (since the previous duration) is a lesion; or, when the duration opens its clause,
+    the nearest thing named after it ("for 2 years, hard papules"). "Diabetic on metformin for
+    5 years" and "hypertension for 3 years, hard papules for 6 months" give no 5 or 3 years.
+    A duration written as a modifier ("a 7-month course of isotretinoin", "a 2-year history of
+    hard papules") is that of the next thing named, when nothing but words lies between."""
+    out: list[tuple[int, float]] = []
+    starts = sorted(p for p, _ in durations)
+    lowered = s.lower()
+    for pos, days in durations:
+        clause = _clause_of(pos, clauses)
+        if _MODIFIER.match(lowered, pos):
+            ahead = [(p, lesion) for p, lesion in mentions if p > pos]
+            if (
+                ahead
+                and _clause_of(ahead[0][0], clauses) == clause
+                and not _PUNCTUATION.search(s, pos, ahead[0][0])
+            ):
+                if ahead[0][1]:
+                    out.append((pos, days))
+                continue
+        lo = max([clauses[clause], *(p for p in starts if p < pos)])
+        before = [lesion for p, lesion in mentions if lo <= p < pos]
+        if before:
+            if before[-1]:
+                out.append((pos, days))
+            continue
+        lead = set(_WORD.findall(lowered, clauses[clause], pos)) - rules.clause_breaks
+        if not lead <= rules.duration_lead_words:
+            continue
+        hi = min((p for p in starts if p > pos), default=len(s))
+        after = [
+            lesion for p, lesion in mentions if pos < p < hi and _clause_of(p, clauses) == clause
+        ]
+        if after and after[0]:
+            out.append((pos, days))
+    return out
+
+
+# a duration joined by a hyphen modifies what follows it ("a 7-month course")
+_MODIFIER = re.compile(r"(?:\d+(?:\.\d+)?|[a-z]+)-[a-z]+\b")
+_PUNCTUATION = re.compile(r"[,;:()\[\]]")
+
+
 def _counts_and_durations(
     s: str,
     sent: Sentence,
     rules: NoteRules,
     kb: Knowledge,
-    meds: Sequence[Hit],
     lesion_seen: bool,
     elsewhere: bool,
+    clauses: Sequence[int],
+    mentions: Sequence[tuple[int, bool]],
     out: list[NoteFinding],
 ) -> None:
     if sent.section.other_person or not lesion_seen:
         return
     status = "historical" if sent.section.historical else "affirmed"
-    if not meds:
-        durations = _durations(s, rules, kb)
-        if durations:
-            pos, days = max(durations, key=lambda d: d[1])
-            out.append(
-                NoteFinding(
-                    "lesion-duration",
-                    "lesions",
-                    status,
-                    sent.start,
-                    sent.end,
-                    s,
-                    hit_start=sent.start + pos,
-                    hit_end=sent.start + pos,
-                    duration_days=round(days, 2),
-                )
+    # a drug's duration is its own: the nearest thing named to a duration decides (mentions)
+    durations = _lesion_durations(s, rules, _durations(s, rules, kb), clauses, mentions)
+    if durations:
+        pos, days = max(durations, key=lambda d: d[1])
+        out.append(
+            NoteFinding(
+                "lesion-duration",
+                "lesions",
+                status,
+                sent.start,
+                sent.end,
+                s,
+                hit_start=sent.start + pos,
+                hit_end=sent.start + pos,
+                duration_days=round(days, 2),
             )
+        )
     if elsewhere:
         return  # a count in an extraction, imaging or histology sentence is not the lesions'
     tokens = [(m.start(), m.group(0)) for m in _WORD.finditer(s.lower())]
@@ -602,6 +735,9 @@ def _counts_and_durations(
             prev_pos, prev = tokens[i - back]
             if _COUNT_BREAK.search(s, prev_pos, pos):
                 break
+            unit = tokens[i - back + 1][1]
+            if unit in rules.duration_units and (prev.isdigit() or prev in rules.number_words):
+                break  # "for the past 4 years she has had papules": a duration, not a count
             count: int | None = None
             count_text = ""
             if prev.isdigit() and not _is_measure(s, prev_pos, prev):

@@ -17,7 +17,7 @@ from typing import Any
 from calcinosis.core.assessment import Finding
 from calcinosis.core.case import Case, Fact, LabResult, Lesions, Medication
 from calcinosis.core.codes import CodeSystem, normalise_icd10
-from calcinosis.core.knowledge import Knowledge
+from calcinosis.core.knowledge import NOTE_DISAGREEMENT, Knowledge
 from calcinosis.core.notes import NoteExtraction, NoteFinding, extract, html_to_text
 from calcinosis.core.text import PhraseMatcher
 from calcinosis.errors import (
@@ -96,10 +96,11 @@ class _CaseBuilder:
         self.facts: list[Fact] = []
         self.labs: list[LabResult] = []
         self.meds: list[Medication] = []
-        self.warnings: list[tuple[str, str, Finding]] = []
+        self.warnings: list[tuple[str, str, tuple[Finding, ...]]] = []
         self.lesion: dict[str, Any] = {"consistency": [], "sites": [], "findings": []}
         self.age_range: tuple[float, float] | None = None
-        self.notes: list[tuple[str, NoteExtraction, dt.date | None]] = []
+        # (resource reference, attachment position, what it says, its date)
+        self.notes: list[tuple[str, int, NoteExtraction, dt.date | None]] = []
 
     def build(self) -> Case:
         patients = [p for p in self.r.of_type("Patient") if p.get("active") is not False]
@@ -140,6 +141,11 @@ class _CaseBuilder:
     # ------------------------------------------------------------------ helpers
     def finding(self, resource: Mapping[str, Any], summary: str) -> Finding:
         return Finding(self.r.reference_of(resource), _shorten(summary))
+
+    def warn(self, rule_id: str, summary: str, *findings: Finding) -> None:
+        """A warning the engine raises from the input, resting on these resources (a note's
+        disagreement: the note first, then the coded record that was used)."""
+        self.warnings.append((rule_id, summary, findings))
 
     def read_text(
         self,
@@ -233,9 +239,7 @@ class _CaseBuilder:
             self.read_text(text, "condition", finding, **kwargs)
             self.read_text(text, "condition", finding, matcher=self.kb.medication_matcher, **kwargs)
         if uncertain and (coded or text):
-            self.warnings.append(
-                ("warning.uncertain-diagnosis", f"Provisional diagnosis: {label}", finding)
-            )
+            self.warn("warning.uncertain-diagnosis", f"Provisional diagnosis: {label}", finding)
 
     def medication(self, res: Mapping[str, Any]) -> None:
         status = res.get("status", "unknown")
@@ -309,7 +313,6 @@ class _CaseBuilder:
         finding = self.finding(res, f"{title}: {res.get('conclusion') or ''}")
         texts = [res.get("conclusion")] if isinstance(res.get("conclusion"), str) else []
         texts += [text_of(c) for c in res.get("conclusionCode") or []]
-        texts += list(_attachments(res.get("presentedForm")))
         for text in texts:
             if text:
                 self.read_text(text, context, finding)
@@ -317,6 +320,15 @@ class _CaseBuilder:
             self.add_fact("histology:done", True, finding)
         else:
             self.add_fact("imaging:done", True, finding)
+        # the report's own text (presentedForm) is read like a clinic note, sentence by sentence
+        when = None
+        for key in ("effectiveDateTime", "issued"):
+            if isinstance(res.get(key), str):
+                when = date_of(res[key], f"DiagnosticReport.{key}")
+                break
+        reference = self.r.reference_of(res)
+        for index, text in note_attachments(res.get("presentedForm")):
+            self.notes.append((reference, index, extract(text, self.kb, context), when))
 
     def procedure(self, res: Mapping[str, Any]) -> None:
         if res.get("status") in ("entered-in-error", "not-done", "preparation"):
@@ -339,41 +351,45 @@ class _CaseBuilder:
     def document(self, res: Mapping[str, Any]) -> None:
         if res.get("status") == "entered-in-error":
             return
+        content = res.get("content")
         attachments = [
-            c.get("attachment") for c in res.get("content") or [] if isinstance(c, MAPPING)
+            c.get("attachment") if isinstance(c, MAPPING) else None
+            for c in (content if isinstance(content, list) else [])
         ]
-        text = note_text(attachments)
-        if text is None:
-            return
         when = None
         if isinstance(res.get("date"), str):
             when = date_of(res["date"], "DocumentReference.date")
-        self.notes.append((self.r.reference_of(res), extract(text, self.kb), when))
+        reference = self.r.reference_of(res)
+        for index, text in note_attachments(attachments):
+            self.notes.append((reference, index, extract(text, self.kb), when))
 
     # ------------------------------------------------------------------ notes
     def _apply_notes(self) -> None:
         """Note findings join the case; coded or structured data wins when they disagree."""
         if not self.notes:
             return
-        coded: dict[str, set[bool]] = {}
+        # what the coded record says, with the resource that says it first
+        coded: dict[str, dict[bool, Finding]] = {}
         for fact in self.facts:
             if fact.origin != "text" and not fact.uncertain:
-                coded.setdefault(fact.concept, set()).add(fact.present)
-        coded_meds: dict[str, str] = {}
+                coded.setdefault(fact.concept, {}).setdefault(fact.present, fact.finding)
+        coded_meds: dict[str, Medication] = {}
         for med in self.meds:
             for concept in med.concepts:
                 if med.response != "unknown":
-                    coded_meds.setdefault(concept, med.response)
-        coded_labs = {lab.analyte: lab for lab in self.labs}
+                    coded_meds.setdefault(concept, med)
+        coded_labs: dict[str, list[LabResult]] = {}
+        for lab in self.labs:
+            coded_labs.setdefault(lab.analyte, []).append(lab)
         structured = {
             "consistency": bool(self.lesion["consistency"]),
             "sites": bool(self.lesion["sites"]),
             "count": "count" in self.lesion or bool(self.lesion.get("count_text")),
             "duration": "duration_days" in self.lesion,
         }
-        for reference, extraction, when in self.notes:
+        for reference, attachment, extraction, when in self.notes:
             for item in extraction.findings:
-                finding = note_finding(reference, item)
+                finding = note_finding(reference, item, attachment)
                 if item.kind == "finding":
                     self._note_fact(item, finding, coded, structured)
                 elif item.kind == "medication":
@@ -398,7 +414,7 @@ class _CaseBuilder:
         self,
         item: NoteFinding,
         finding: Finding,
-        coded: Mapping[str, set[bool]],
+        coded: Mapping[str, Mapping[bool, Finding]],
         structured: Mapping[str, bool],
     ) -> None:
         if item.status == "other-person":
@@ -409,13 +425,12 @@ class _CaseBuilder:
             concept = self.kb.concepts.get(item.concept)
             label = concept.label if concept else self.kb.signal_labels.get(item.concept, "")
             label = label or item.concept
-            self.warnings.append(
-                (
-                    "warning.note-disagrees",
-                    f"the note says {'' if present else 'no '}{label}, the coded record "
-                    f"says {'' if True in known else 'no '}{label}; the coded record was used",
-                    finding,
-                )
+            said = {True: label, False: f"no {label}"}
+            self.warn(
+                NOTE_DISAGREEMENT,
+                self._disagreement("finding", note=said[present], coded=said[True in known]),
+                finding,
+                *known.values(),
             )
             return
         self.add_fact(
@@ -443,20 +458,21 @@ class _CaseBuilder:
                 ]
 
     def _note_medication(
-        self, item: NoteFinding, finding: Finding, coded: Mapping[str, str]
+        self, item: NoteFinding, finding: Finding, coded: Mapping[str, Medication]
     ) -> None:
         if item.status in ("negated", "other-person", "uncertain"):
             return
         response = item.response or "unknown"
-        if item.concept in coded:
-            if response != "unknown" and coded[item.concept] != response:
-                self.warnings.append(
-                    (
-                        "warning.note-disagrees",
-                        f"the note gives the response to {item.concept} as {response!r}, the "
-                        f"medication record as {coded[item.concept]!r}; the record was used",
-                        finding,
-                    )
+        record = coded.get(item.concept)
+        if record is not None:
+            if response != "unknown" and record.response != response:
+                self.warn(
+                    NOTE_DISAGREEMENT,
+                    self._disagreement(
+                        "medication", concept=item.concept, note=response, coded=record.response
+                    ),
+                    finding,
+                    record.finding,
                 )
             return
         self.meds.append(
@@ -475,12 +491,10 @@ class _CaseBuilder:
         self,
         item: NoteFinding,
         finding: Finding,
-        coded: Mapping[str, LabResult],
+        coded: Mapping[str, list[LabResult]],
         when: dt.date | None,
     ) -> None:
         analyte = self.kb.analytes[item.concept]
-        if item.concept in coded:
-            return  # a lab report wins over a number copied into a note
         value: float | None = None
         if item.value is not None and item.unit is not None and analyte.unit is not None:
             try:
@@ -489,8 +503,12 @@ class _CaseBuilder:
                 )
             except UnitError:
                 value = None
+        if item.concept in coded:
+            # a lab report wins over a number copied into a note; a different one is flagged
+            self._lab_disagreement(item, finding, value, coded[item.concept], when)
+            return
         if item.problem:
-            self.warnings.append(("warning.unit-not-usable", item.problem, finding))
+            self.warn("warning.unit-not-usable", item.problem, finding)
         self.labs.append(
             LabResult(
                 analyte=item.concept,
@@ -503,6 +521,57 @@ class _CaseBuilder:
                 text=analyte.label,
             )
         )
+
+    def _lab_disagreement(
+        self,
+        item: NoteFinding,
+        finding: Finding,
+        value: float | None,
+        records: list[LabResult],
+        when: dt.date | None,
+    ) -> None:
+        """Warn when the note's value (or flag) differs from the coded result of its date, or,
+        for an undated note, from the latest coded result."""
+        if when is not None:
+            same_day = [lab for lab in records if lab.when == when]
+        else:
+            latest = max(lab.when or dt.date.min for lab in records)
+            same_day = [lab for lab in records if (lab.when or dt.date.min) == latest]
+        tolerance = self.kb.units.convert(self.kb.threshold("note-lab-disagreement"), "%", "1")
+        analyte = self.kb.analytes[item.concept]
+        for lab in same_day:
+            if value is not None and lab.value is not None and item.unit is not None:
+                if abs(value - lab.value) <= tolerance * max(abs(value), abs(lab.value)):
+                    continue
+                shown = self.kb.units.convert(
+                    lab.value, analyte.unit or item.unit, item.unit, analyte.molar_mass
+                )
+                note = f"{item.value:g} {item.unit}"
+                said = f"{shown:.3g} {item.unit}"
+            elif value is None and item.flag and lab.flag:
+                if _flags_agree(item.flag, lab.flag):
+                    continue
+                note, said = item.flag, lab.flag
+            else:
+                continue
+            self.warn(
+                NOTE_DISAGREEMENT,
+                self._disagreement(
+                    "lab",
+                    analyte=analyte.label,
+                    note=note,
+                    coded=said,
+                    when=f" on {lab.when.isoformat()}" if lab.when else "",
+                ),
+                finding,
+                lab.finding,
+            )
+            return
+
+    def _disagreement(self, kind: str, **fields: str) -> str:
+        """The knowledge's wording of a note's disagreement with the coded record."""
+        template = str(self.kb.rules[NOTE_DISAGREEMENT].data["details"][kind])
+        return template.format(**fields)
 
     # ------------------------------------------------------------------ observation kinds
     def _exam(self, res: Mapping[str, Any], label: str, spec: Mapping[str, str]) -> None:
@@ -576,7 +645,7 @@ class _CaseBuilder:
                     float(q["value"]), str(unit)
                 )
             except UnitError as exc:
-                self.warnings.append(("warning.unit-not-usable", exc.message, finding))
+                self.warn("warning.unit-not-usable", exc.message, finding)
         elif isinstance(res.get("valueString"), str):
             self.lesion["duration_text"] = res["valueString"]
             self.read_text(res["valueString"], "exam", finding)
@@ -642,7 +711,7 @@ class _CaseBuilder:
         low, high = self._reference_range(res, analyte.unit, analyte.molar_mass)
         finding = self.finding(res, f"{label} {shown} {f'({flag})' if flag else ''}".strip())
         if problem:
-            self.warnings.append(("warning.unit-not-usable", problem, finding))
+            self.warn("warning.unit-not-usable", problem, finding)
         self.labs.append(
             LabResult(
                 analyte=analyte_id,
@@ -743,6 +812,8 @@ _READERS = {
     "Procedure": _CaseBuilder.procedure,
     "DocumentReference": _CaseBuilder.document,
 }
+# Every resource type an assessment reads; population screening gathers these per patient.
+RESOURCE_TYPES_READ = ("Patient", *_READERS)
 
 
 def codings_all(value: Any) -> Iterable[tuple[str, str]]:
@@ -816,31 +887,20 @@ def _period(res: Mapping[str, Any], kind: str) -> tuple[dt.date | None, dt.date 
     )
 
 
-def _attachments(items: Any) -> Iterable[str]:
-    """Plain-text attachments given inline; `url`-only attachments are never fetched."""
-    for att in items if isinstance(items, list) else []:
-        if not isinstance(att, MAPPING):
-            continue
-        ctype = str(att.get("contentType") or "text/plain")
-        if not ctype.startswith(("text/plain", "text/html")) or not isinstance(
-            att.get("data"), str
-        ):
-            continue
-        try:
-            text = base64.b64decode(att["data"], validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            continue
-        if ctype.startswith("text/html"):
-            text = re.sub(r"<[^>]+>", " ", text)
-        yield text
+def _flags_agree(note: str, coded: str) -> bool:
+    """A flag written in a note against the laboratory's: "abnormal" agrees with high or low."""
+    return note == coded or {note, coded} in ({"abnormal", "high"}, {"abnormal", "low"})
 
 
-def note_text(attachments: Iterable[Any]) -> str | None:
-    """The note's text from its inline attachments: text/plain preferred, else text/html with
-    the tags blanked so that offsets hold in the decoded markup."""
-    plain: str | None = None
-    markup: str | None = None
-    for att in attachments:
+def note_attachments(items: Any) -> list[tuple[int, str]]:
+    """The readable attachments of a note, each with its position in the list (0-based), which
+    names it in references: inline `data` of type text/plain, or text/html with the tags blanked
+    so that offsets hold in the decoded markup. An attachment whose text (tags and spacing set
+    aside) repeats one already read is another rendition of it and is not read twice; attachments
+    given only by `url` are never fetched, and undecodable ones are skipped."""
+    out: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for index, att in enumerate(items if isinstance(items, list) else []):
         if not isinstance(att, MAPPING) or not isinstance(att.get("data"), str):
             continue
         ctype = str(att.get("contentType") or "text/plain")
@@ -850,19 +910,23 @@ def note_text(attachments: Iterable[Any]) -> str | None:
             text = base64.b64decode(att["data"], validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             continue
-        if ctype.startswith("text/plain") and plain is None:
-            plain = text
-        elif ctype.startswith("text/html") and markup is None:
-            markup = text
-    if plain is not None:
-        return plain
-    return html_to_text(markup) if markup is not None else None
+        if ctype.startswith("text/html"):
+            text = html_to_text(text)
+        same = "".join(text.split())
+        if not same or same in seen:
+            continue
+        seen.add(same)
+        out.append((index, text))
+    return out
 
 
-def note_finding(reference: str, item: NoteFinding) -> Finding:
-    """A note-based finding: the sentence's span in the decoded text, and the sentence."""
+def note_finding(reference: str, item: NoteFinding, attachment: int = 0) -> Finding:
+    """A note-based finding: the sentence's span in the decoded text of the resource's first
+    attachment (`DocumentReference/<id>#<start>-<end>`) or of the attachment at position k > 0
+    (`DocumentReference/<id>#<k>:<start>-<end>`), and the sentence (docs/clarifications.md)."""
+    where = f"{attachment}:" if attachment else ""
     return Finding(
-        f"{reference}#{item.start}-{item.end}", _shorten(f'Note: "{item.sentence}"', 240)
+        f"{reference}#{where}{item.start}-{item.end}", _shorten(f'Note: "{item.sentence}"', 240)
     )
 
 

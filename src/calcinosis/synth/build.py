@@ -11,21 +11,23 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from calcinosis.core.codes import CodeSystem
 from calcinosis.synth.ids import IdMaker
 
 Json = dict[str, Any]
 
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
-SNOMED = "http://snomed.info/sct"
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
-COND_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-COND_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
-COND_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
-DIAG_SERVICE = "http://terminology.hl7.org/CodeSystem/v2-0074"
+# The one spelling of each code-system URI is calcinosis.core.codes.
+ICD10CM = CodeSystem.ICD10CM.value
+SNOMED = CodeSystem.SNOMED.value
+LOINC = CodeSystem.LOINC.value
+UCUM = CodeSystem.UCUM.value
+RXNORM = CodeSystem.RXNORM.value
+OBS_CATEGORY = CodeSystem.OBSERVATION_CATEGORY.value
+INTERPRETATION = CodeSystem.INTERPRETATION.value
+COND_CLINICAL = CodeSystem.CONDITION_CLINICAL.value
+COND_VERIFICATION = CodeSystem.CONDITION_VERIFICATION.value
+COND_CATEGORY = CodeSystem.CONDITION_CATEGORY.value
+DIAG_SERVICE = CodeSystem.DIAGNOSTIC_SERVICE.value
 
 
 def _category(system: str, code: str, display: str) -> list[Json]:

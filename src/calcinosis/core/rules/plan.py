@@ -41,7 +41,7 @@ def follow_up(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
 def warnings(ev: Evidence, kb: Knowledge, case: Case) -> tuple[Statement, ...]:
     out = list(_statements(ev, kb, kb.derived.signal_warnings))
     seen: set[tuple[str, str]] = set()
-    for rule_id, summary, finding in case.ingest_warnings:
+    for rule_id, summary, findings in case.ingest_warnings:
         if (rule_id, summary) in seen or rule_id not in kb.rules:
             continue
         seen.add((rule_id, summary))
@@ -50,7 +50,7 @@ def warnings(ev: Evidence, kb: Knowledge, case: Case) -> tuple[Statement, ...]:
             Statement(
                 id=rule_id,
                 summary=f"{rule.summary}: {summary}",
-                basis=Basis((finding,), (rule_id,), rule.citations),
+                basis=Basis(findings, (rule_id,), rule.citations),
             )
         )
     return tuple(out)

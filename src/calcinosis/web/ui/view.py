@@ -231,13 +231,18 @@ def _finding(f: Finding) -> FindingView:
     note = _NOTE_SPAN.match(f.reference)
     if note and f.summary.startswith(_NOTE_PREFIX):
         quote = f.summary[len(_NOTE_PREFIX) :].removesuffix('"')
-        return FindingView(
-            f.summary, f.reference, shown, quote, f"characters {note['start']}-{note['end']}"
-        )
+        where = f"characters {note['start']}-{note['end']}"
+        if note["part"]:
+            where = f"attachment {int(note['part']) + 1}, {where}"
+        return FindingView(f.summary, f.reference, shown, quote, where)
     return FindingView(f.summary, f.reference, shown)
 
 
-_NOTE_SPAN = re.compile(r"^DocumentReference/[^#]+#(?P<start>\d+)-(?P<end>\d+)$")
+# A note's sentence: `#<start>-<end>` in its first attachment, `#<k>:<start>-<end>` in the k-th
+# after it (DocumentReference content or DiagnosticReport presentedForm).
+_NOTE_SPAN = re.compile(
+    r"^(?:DocumentReference|DiagnosticReport)/[^#]+#(?:(?P<part>\d+):)?(?P<start>\d+)-(?P<end>\d+)$"
+)
 _NOTE_PREFIX = 'Note: "'
 
 
