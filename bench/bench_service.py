@@ -7,7 +7,9 @@ specification's published example key (never trust it in production). Then sends
 `patient-view` calls, each with a fresh `jti`, whose prefetch is a realistic patient (the
 seed case, or another dev vignette given with --vignette). Requests leave on a fixed schedule
 whatever the server's pace (an open loop), and each latency is counted from the moment its
-request was due, so a stalled server cannot hide its queue. Prints figures only.
+request was due, so a stalled server cannot hide its queue. Also prints the server process's
+CPU time per call, which depends far less than latency on what else the machine is doing.
+Prints figures only.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def main() -> None:
         log = Path(tmp) / "server.log"
         server = start_server(port, base, clients, log)
         try:
-            asyncio.run(run(base, args.rate, args.seconds, args.vignette))
+            asyncio.run(run(base, args.rate, args.seconds, args.vignette, server.pid))
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -95,7 +97,7 @@ def start_server(port: int, base: str, clients: Path, log: Path) -> subprocess.P
     sys.exit("the server did not become ready within 30 s")
 
 
-async def run(base: str, rate: float, seconds: float, name: str) -> None:
+async def run(base: str, rate: float, seconds: float, name: str, server_pid: int) -> None:
     resources = vignette(name)  # as an EHR holds them: relative references, dates up to today
     patient = next(r for r in resources if r["resourceType"] == "Patient")
     discovery = httpx.get(f"{base}/cds-services").json()["services"]
@@ -120,11 +122,32 @@ async def run(base: str, rate: float, seconds: float, name: str) -> None:
     cards = len(warm.json().get("cards", []))
     pool = Connections(url, POOL_SIZE)
     await pool.open()
+    cpu_before = process_cpu_s(server_pid)
     start = time.perf_counter() + 0.5
     calls = [call(pool, body, tokens[i], start + i / rate) for i in range(total)]
     results = await asyncio.gather(*calls)
+    cpu_after = process_cpu_s(server_pid)
     await pool.close()
     report(results, cards, rate, seconds)
+    if cpu_before is not None and cpu_after is not None:
+        used = cpu_after - cpu_before
+        print(
+            f"Server CPU per call: {used / total * 1000:.2f} ms "
+            f"(the server process was busy {used / seconds:.0%} of one core)"
+        )
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far, from /proc; None elsewhere.
+
+    Unlike latency, this hardly depends on what else the machine is doing."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name, which is in parentheses and may hold spaces.
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sign_tokens(audience: str, count: int) -> list[str]:

@@ -4,6 +4,7 @@ HTML or formatting of its own."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -11,19 +12,36 @@ from calcinosis.core.assessment import Citation
 
 # Brackets are escaped, so no link or image can form and parentheses can stay as they are.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
+# At the start of a paragraph: what would make it a list item or a heading underline ("-", "+",
+# "="), or a numbered list item ("3." or "3)").
+_LIST_MARKS = ("-", "+", "=")
+_ORDERED = re.compile(r"(\d+)[.)]")
 _DOI = "https://doi.org/"
 _PUBMED = "https://pubmed.ncbi.nlm.nih.gov/"
+# A card escapes a few dozen texts, most of them the knowledge's own (citations, work-up,
+# missing data) and the same on every card: remembering the recent ones keeps card building
+# cheap. Bounded, like the report store, which holds the same texts.
+_MEMO = 4096
 
 
+@functools.lru_cache(maxsize=_MEMO)
 def escape(text: str) -> str:
     """Plain text as Markdown that renders as the same text, inside a line."""
-    return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    text = " ".join(text.split())
+    return _SPECIAL.sub(r"\\\1", text) if _SPECIAL.search(text) else text
 
 
+@functools.lru_cache(maxsize=_MEMO)
 def paragraph(text: str) -> str:
     """Plain text as a paragraph of its own: also what would start a list or heading there."""
     escaped = escape(text)
-    return re.sub(r"^(\d+)([.)])", r"\1\\\2", re.sub(r"^([-+=])", r"\\\1", escaped))
+    if escaped.startswith(_LIST_MARKS):
+        return "\\" + escaped
+    ordered = _ORDERED.match(escaped)
+    if ordered is None:
+        return escaped
+    digits = ordered.end(1)
+    return f"{escaped[:digits]}\\{escaped[digits:]}"
 
 
 def bullets(items: Iterable[str]) -> str:
@@ -34,6 +52,7 @@ def section(title: str, body: str) -> str:
     return f"**{escape(title)}**\n\n{body}"
 
 
+@functools.lru_cache(maxsize=1024)
 def citation(c: Citation) -> str:
     """A reference with a link to its DOI, PubMed record or URL when known."""
     text = paragraph(c.text)
