@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test check bench bench-service clean
+.PHONY: install run test check bench bench-service bench-screen clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ bench: install
 
 bench-service: install
 	$(BIN)/python bench/bench_service.py
+
+# Builds a 1 M-patient export once (under the temp folder; several GB) and screens it.
+bench-screen: install
+	$(BIN)/python bench/bench_screen.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -8,10 +8,12 @@
     │   ├── NoPatientError          no-patient
     │   ├── MultiplePatientsError   multiple-patients
     │   ├── TooLargeError           too-large
-    │   └── UnreadableError         unreadable
+    │   ├── UnreadableError         unreadable
+    │   └── ExportError             invalid-export (a Bulk Data folder screening cannot read)
     ├── KnowledgeError              a knowledge directory failed validation (CLI exit 2)
     ├── UnitError                   a unit is not UCUM or cannot be converted to the one asked for
-    └── StartupError                the service cannot start (port busy, bad settings file)
+    ├── StartupError                the service cannot start (port busy, bad settings file)
+    └── EngineUnavailableError      a screening engine cannot run here (no PySpark or Java)
 
 Shells map this tree to exit codes or HTTP statuses in one place each; nothing else does.
 Messages never carry patient values beyond what the user sent in the same request.
@@ -62,6 +64,10 @@ class UnreadableError(InputError):
     code = "unreadable"
 
 
+class ExportError(InputError):
+    code = "invalid-export"
+
+
 class KnowledgeError(CalcinosisError):
     """A knowledge file is invalid; the message names the file, the field and the reason."""
 
@@ -80,3 +86,7 @@ class UnitError(CalcinosisError):
 
 class StartupError(CalcinosisError):
     code = "cannot-start"
+
+
+class EngineUnavailableError(CalcinosisError):
+    code = "engine-unavailable"

@@ -27,7 +27,16 @@ from typer.main import get_command
 
 import calcinosis
 from calcinosis import demo as demo_data
-from calcinosis.cli import knowledge_cmds, notes_cmds, registry_cmds, render, serve_cmd, users_cmds
+from calcinosis.cli import (
+    knowledge_cmds,
+    notes_cmds,
+    registry_cmds,
+    render,
+    screen_cmd,
+    serve_cmd,
+    synth_cmd,
+    users_cmds,
+)
 from calcinosis.errors import CalcinosisError, InputError, KnowledgeError
 from calcinosis.fhir import jsonio
 
@@ -170,6 +179,8 @@ def demo() -> None:
 
 
 app.command("serve")(serve_cmd.serve)
+app.command("synth")(synth_cmd.synth)
+app.command("screen")(screen_cmd.screen)
 
 
 # --- knowledge ------------------------------------------------------------------------------

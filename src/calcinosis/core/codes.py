@@ -35,6 +35,9 @@ class CodeSystem(StrEnum):
     """Our contract's error codes (invalid-json, too-large, ...) in OperationOutcome details."""
 
 
+# Canonical URLs of FHIR's own types (a ViewDefinition may name a column type this way).
+FHIR_STRUCTURE_DEFINITION = "http://hl7.org/fhir/StructureDefinition/"
+
 _LOINC = re.compile(r"([1-9][0-9]{0,6})-([0-9])")
 _SNOMED = re.compile(r"[1-9][0-9]{5,17}")
 _ICD10CM = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")

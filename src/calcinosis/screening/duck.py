@@ -1,0 +1,137 @@
+"""The embedded engine: DuckDB reads the export, narrows it, and hands candidates to the judge.
+
+DuckDB's memory is capped and it spills to a temporary folder, so the export's size does not
+decide the memory used; candidates are judged in worker processes as their batches arrive.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import duckdb
+
+from calcinosis.core.knowledge import load_knowledge
+from calcinosis.errors import EngineUnavailableError, ExportError
+from calcinosis.screening.engine import Job, Judged, Progress, load_views
+from calcinosis.screening.export import Export
+from calcinosis.screening.judge import Verdict, judge_all
+from calcinosis.screening.narrowing import narrowing
+from calcinosis.screening.policy import load_policy
+from calcinosis.screening.sof.compiler import compile_view
+from calcinosis.screening.sql import DUCKDB, candidates_sql, grouped_sql, literal
+
+BATCH_PATIENTS = 512
+MEMORY_LIMIT = "1GB"
+
+
+def screen(export: Export, job: Job, progress: Progress, workers: int | None = None) -> Judged:
+    workers = workers or os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="calcinosis-duckdb-") as spill:
+        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+        try:
+            con.execute("SET preserve_insertion_order = false")
+            return _run(con, export, job, progress, workers)
+        except duckdb.Error as exc:
+            raise ExportError(f"the export could not be read: {_first_line(exc)}") from exc
+        except BrokenProcessPool as exc:
+            raise EngineUnavailableError(
+                "a judging process stopped unexpectedly (out of memory?); rerun with --workers 1"
+            ) from exc
+        finally:
+            con.close()
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection, export: Export, job: Job, progress: Progress, workers: int
+) -> Judged:
+    progress.phase("Reading the export and narrowing it")
+    sources = {}
+    for rtype, files in export.files.items():
+        paths = "[" + ", ".join(literal(str(f)) for f in files) + "]"
+        con.execute(
+            f"CREATE VIEW src_{rtype} AS SELECT json::VARCHAR AS resource "
+            f"FROM read_ndjson_objects({paths}, compression = 'auto_detect')"
+        )
+        sources[rtype] = f"src_{rtype}"
+    facts: dict[str, list[str]] = {}
+    for rtype, view in load_views(job.knowledge).items():
+        if rtype not in sources:
+            continue
+        compiled = compile_view(view, "duckdb", sources[rtype])
+        con.execute(f"CREATE VIEW facts_{rtype} AS {compiled.sql}")
+        if rtype != "Patient":
+            facts[f"facts_{rtype}"] = [name for name, _ in compiled.columns]
+    query = candidates_sql(facts, DUCKDB, narrowing(job.knowledge))
+    con.execute(f"CREATE TEMP TABLE candidates AS {query}")
+    patients = _count(con, "SELECT count(*) FROM facts_Patient")
+    total = _count(con, "SELECT count(*) FROM candidates")
+    progress.phase("Judging candidates", total)
+    reader = con.sql(grouped_sql(sources, DUCKDB, "candidates")).to_arrow_reader(BATCH_PATIENTS)
+    verdicts = list(_judge(_batches(reader), job, progress, workers))
+    return Judged(patients=patients, verdicts=verdicts)
+
+
+def _batches(reader: Any) -> Iterator[list[tuple[str, list[str]]]]:
+    for batch in reader:
+        data = batch.to_pydict()
+        yield list(zip(data["patient"], data["resources"], strict=True))
+
+
+def _judge(
+    batches: Iterator[list[tuple[str, list[str]]]], job: Job, progress: Progress, workers: int
+) -> Iterator[Verdict]:
+    if workers <= 1:
+        for batch in batches:
+            yield from judge_all(batch, job.as_of, job.knowledge, job.policy)
+            progress.advance(len(batch))
+        return
+    # spawn, not fork: DuckDB's threads are running in this process
+    context = multiprocessing.get_context("spawn")
+    init = (job.knowledge_dir, job.as_of.isoformat())
+    with cf.ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=init) as pool:
+        pending: set[cf.Future[list[dict[str, Any]]]] = set()
+        for batch in batches:
+            pending.add(pool.submit(_judge_in_worker, batch))
+            if len(pending) >= 2 * workers:  # keep memory bounded: wait for one to finish
+                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                yield from _collect(done, progress)
+        yield from _collect(pending, progress)
+
+
+def _collect(
+    futures: set[cf.Future[list[dict[str, Any]]]], progress: Progress
+) -> Iterator[Verdict]:
+    for future in futures:
+        rows = future.result()
+        progress.advance(len(rows))
+        yield from (Verdict.from_row(r) for r in rows)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(knowledge_dir: str, as_of: str) -> None:
+    import datetime as dt
+
+    kb = load_knowledge(knowledge_dir)
+    _WORKER.update(kb=kb, policy=load_policy(kb), as_of=dt.date.fromisoformat(as_of))
+
+
+def _judge_in_worker(batch: list[tuple[str, list[str]]]) -> list[dict[str, Any]]:
+    verdicts = judge_all(batch, _WORKER["as_of"], _WORKER["kb"], _WORKER["policy"])
+    return [v.as_row() for v in verdicts]
+
+
+def _count(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    rows = con.execute(query).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,72 @@
+"""What the two screening engines share: the views they compile, what they report, progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from calcinosis.core.knowledge import Knowledge
+from calcinosis.errors import KnowledgeError
+from calcinosis.screening.judge import Verdict
+from calcinosis.screening.policy import Policy
+
+VIEWS_DIR = "screening/views"
+
+
+class Progress(Protocol):
+    def phase(self, name: str, total: int | None = None) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+
+class Quiet:
+    """Progress for callers that want none."""
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        return None
+
+    def advance(self, done: int) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One screening run's fixed inputs, handed to an engine."""
+
+    as_of: dt.date
+    knowledge: Knowledge
+    policy: Policy
+
+    @property
+    def knowledge_dir(self) -> str:
+        return self.knowledge.directory
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """What an engine returns: every candidate's verdict and the size of the population."""
+
+    patients: int
+    verdicts: list[Verdict]
+
+
+def load_views(kb: Knowledge) -> dict[str, dict[str, Any]]:
+    """The ViewDefinitions of knowledge/screening/views, by the resource type they read."""
+    folder = Path(kb.directory) / VIEWS_DIR
+    views: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.json")):
+        where = f"{VIEWS_DIR}/{path.name}"
+        try:
+            view = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise KnowledgeError(where, "(file)", f"cannot be read: {exc}") from exc
+        kind = view.get("resource") if isinstance(view, dict) else None
+        if not isinstance(kind, str) or path.stem != kind:
+            raise KnowledgeError(where, "resource", "must name the resource type of the file")
+        views[kind] = view
+    if "Patient" not in views:
+        raise KnowledgeError(VIEWS_DIR, "Patient.json", "missing")
+    return views
