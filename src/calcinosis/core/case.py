@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from calcinosis.core.assessment import Finding
 
+# Fact, LabResult and Medication are NamedTuples rather than frozen dataclasses: a record
+# makes dozens of them, and a tuple is built in C where a frozen dataclass sets each field
+# through object.__setattr__. They are as immutable; read them by field name only.
 
-@dataclass(frozen=True, slots=True)
-class Fact:
+
+class Fact(NamedTuple):
     """A concept seen in the record: coded, read from a structured field, or read from text.
 
     `present` is False when the record says it is absent ("no pain", "never had acne").
@@ -29,8 +33,7 @@ class Fact:
     onset_text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class LabResult:
+class LabResult(NamedTuple):
     """One laboratory result, its value converted to the analyte's canonical unit."""
 
     analyte: str
@@ -45,8 +48,7 @@ class LabResult:
     text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Medication:
+class Medication(NamedTuple):
     concepts: frozenset[str]
     finding: Finding
     status: str

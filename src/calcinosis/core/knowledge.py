@@ -217,6 +217,9 @@ class ScoredEntry:
 # A differential entry scored for one set of present signals: its sort key (the negated,
 # rounded score), the signals for then against it, and its summary.
 DifferentialOutcome = tuple[float, tuple[str, ...], str]
+# The top of the differential for one set of present signals: per entry, its position in
+# Derived.differential, the signals for then against it, and its summary; best first.
+DifferentialRanking = tuple[tuple[int, tuple[str, ...], str], ...]
 
 # The section field each plan list reports beside its summary.
 PLAN_EXTRA_KEYS = {
@@ -224,6 +227,36 @@ PLAN_EXTRA_KEYS = {
     "management": "evidence_level",
     "follow_up": "interval",
 }
+
+
+_FIRED_MEMO_SIZE = 4096  # per rule list; a population repeats a few pictures
+
+
+class RuleList:
+    """Rules checked in order against the signals. Which fire, and on which signals, depends
+    only on the signals the rules name, so it is remembered per set of those present."""
+
+    __slots__ = ("_memo", "_named", "rules")
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        self._named = frozenset(
+            s for r in rules for part in (r.when.all, r.when.any, r.when.none) for s in part
+        )
+        self._memo: dict[frozenset[str], tuple[tuple[Rule, tuple[str, ...]], ...]] = {}
+
+    def fired(self, signals: frozenset[str] | set[str]) -> tuple[tuple[Rule, tuple[str, ...]], ...]:
+        """The rules that hold, in order, each with the signals that made it hold."""
+        present = self._named & signals  # a frozenset, like the left operand
+        found = self._memo.get(present)
+        if found is None:
+            found = tuple((r, r.when.met(present)) for r in self.rules if r.when.holds(present))
+            if len(self._memo) < _FIRED_MEMO_SIZE:
+                self._memo[present] = found
+        return found
+
+    def clear_memo(self) -> None:
+        self._memo.clear()
 
 
 class Derived:
@@ -257,6 +290,8 @@ class Derived:
         self.differential_memo: tuple[dict[int, DifferentialOutcome], ...] = tuple(
             {} for _ in self.differential
         )
+        # the weighed signals present (as bits) -> the top of the ranking
+        self.differential_rankings: dict[int, DifferentialRanking] = {}
         self.differential_slots = tuple(
             zip(
                 range(len(self.differential)),
@@ -271,6 +306,13 @@ class Derived:
                 self.plan_extras[rule.id] = _plan_extra(rule, key)
         # warnings the engine raises itself (`engine: true`) are not matched on signals
         self.signal_warnings = tuple(r for r in kb.warnings if not r.data.get("engine"))
+        self.plan_lists = {
+            "workup": RuleList(kb.workup),
+            "management": RuleList(kb.management),
+            "follow_up": RuleList(kb.follow_up),
+            "warnings": RuleList(self.signal_warnings),
+            "missing_data": RuleList(kb.missing_data),
+        }
 
     # Unit-derived constants, computed when first asked for: a knowledge base need not
     # define every threshold the engine reads on some paths only.
@@ -291,6 +333,9 @@ class Derived:
         """Forget what was filled on use (for measuring the cold path)."""
         for memo in self.differential_memo:
             memo.clear()
+        self.differential_rankings.clear()
+        for rules in self.plan_lists.values():
+            rules.clear_memo()
 
 
 def _weights(rule: Rule, part: str) -> Mapping[str, Any]:

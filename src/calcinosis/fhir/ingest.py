@@ -194,7 +194,11 @@ class _CaseBuilder:
         onset: dt.date | None = None,
         onset_text: str = "",
     ) -> None:
-        for cid in (concept, *(self.kb.implies.get(concept, ()) if present else ())):
+        self.facts.append(
+            Fact(concept, present, finding, uncertain, historical, origin, onset, onset_text)
+        )
+        implied = self.kb.implies.get(concept) if present else None
+        for cid in implied or ():
             self.facts.append(
                 Fact(cid, present, finding, uncertain, historical, origin, onset, onset_text)
             )
@@ -289,12 +293,16 @@ class _CaseBuilder:
             return
         code = res.get("code") or {}
         label = code.get("text") if isinstance(code, MAPPING) else None
-        if isinstance(label, str) and label in self.kb.age_labels:
-            self._age_range(res, self.kb.age_labels[label])
-            return
-        if isinstance(label, str) and label in self.kb.exam_labels:
-            self._exam(res, label, self.kb.exam_labels[label])
-            return
+        if isinstance(label, str):
+            # one lookup per table: most observations are in neither
+            unit = self.kb.age_labels.get(label)
+            if unit is not None:
+                self._age_range(res, unit)
+                return
+            spec = self.kb.exam_labels.get(label)
+            if spec is not None:
+                self._exam(res, label, spec)
+                return
         analyte = self._analyte_of(code)
         if analyte is not None:
             self._lab(res, analyte)
@@ -582,16 +590,17 @@ class _CaseBuilder:
         site_text = text_of(site) if isinstance(site, MAPPING) else ""
         if site_text:
             self._sites(site_text, finding)
-        if spec.get("context") == "imaging":
+        context = spec.get("context")
+        if context == "imaging":
             self.add_fact("imaging:done", True, finding)
-        elif spec.get("concept", "").startswith("histology-") or spec.get("context") == "histology":
+        elif context == "histology" or spec.get("concept", "").startswith("histology-"):
             self.add_fact("histology:done", True, finding)
         if field == "boolean":
             if isinstance(res.get("valueBoolean"), bool):
                 self.add_fact(spec["concept"], res["valueBoolean"], finding)
             return
         if field == "text" and isinstance(value, str):
-            self.read_text(value, spec.get("context", "exam"), finding)
+            self.read_text(value, context if context is not None else "exam", finding)
             self.lesion["findings"].append(finding)
         elif field == "sites" and isinstance(value, str):
             self._sites(value, finding)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from calcinosis.core.assessment import Basis, Statement
-from calcinosis.core.knowledge import DifferentialOutcome, Knowledge, ScoredEntry
+from calcinosis.core.knowledge import (
+    DifferentialOutcome,
+    DifferentialRanking,
+    Knowledge,
+    ScoredEntry,
+)
 from calcinosis.core.rules.signals import Evidence
 
 _MEMO_SIZE = 4096  # per entry; an entry weighing k signals has at most 2**k outcomes
+_RANKINGS_SIZE = 4096  # whole rankings remembered; a population repeats a few pictures
 
 
 def rank_differential(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
@@ -15,8 +21,33 @@ def rank_differential(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
     present = 0
     for signal in ev.signals & derived.differential_signals:
         present |= bits[signal]
+    # the ranking is a pure function of the weighed signals present, so it is kept whole
+    rankings = derived.differential_rankings
+    ranked = rankings.get(present)
+    if ranked is None:
+        ranked = _rank(present, kb)
+        if len(rankings) < _RANKINGS_SIZE:
+            rankings[present] = ranked
+    out = []
+    entries = derived.differential
+    for rank, (order, reasons, summary) in enumerate(ranked, 1):
+        entry = entries[order]
+        rule = entry.rule
+        out.append(
+            Statement(
+                id=rule.id,
+                summary=summary,
+                basis=Basis(ev.findings_for(reasons), (rule.id,), rule.citations),
+                extra=(("label", entry.label), ("rank", rank)),
+            )
+        )
+    return tuple(out)
+
+
+def _rank(present: int, kb: Knowledge) -> DifferentialRanking:
+    """The top entries (position in the catalogue, reasons, summary), best first."""
     scored = []
-    for order, entry, memo in derived.differential_slots:
+    for order, entry, memo in kb.derived.differential_slots:
         weighed = present & entry.mask
         outcome = memo.get(weighed)
         if outcome is None:
@@ -25,18 +56,10 @@ def rank_differential(ev: Evidence, kb: Knowledge) -> tuple[Statement, ...]:
                 memo[weighed] = outcome
         scored.append((outcome[0], order, outcome))  # `order` is unique: ties never go further
     scored.sort()
-    out = []
-    for rank, (_, order, (_, reasons, summary)) in enumerate(scored[: kb.differential_top], 1):
-        rule = derived.differential[order].rule
-        out.append(
-            Statement(
-                id=rule.id,
-                summary=summary,
-                basis=Basis(ev.findings_for(reasons), (rule.id,), rule.citations),
-                extra=(("label", derived.differential[order].label), ("rank", rank)),
-            )
-        )
-    return tuple(out)
+    return tuple(
+        (order, reasons, summary)
+        for _, order, (_, reasons, summary) in scored[: kb.differential_top]
+    )
 
 
 def _score(entry: ScoredEntry, weighed: int, kb: Knowledge) -> DifferentialOutcome:
