@@ -54,10 +54,13 @@ from calcinosis.web.settings import load_settings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_cds_support import prefetch_for, vignette
 
+# Tokens are signed exactly as the service benchmark signs them.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_service import ISSUER, sign_tokens
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SPEC = SHARED / "cdshooks" / "spec-2.0.1"
 SEED = "dev-seed-palanivel-2026"
-ISSUER = "https://fhir-ehr.example.com/"
 SERVICE_HOOK = "patient-view"
 BASE = "http://127.0.0.1:8765"
 WARM_CALLS = 50
@@ -218,26 +221,6 @@ async def asgi(
 
     await app(scope, receive, send)
     return status, b"".join(chunks)
-
-
-def sign_tokens(audience: str, count: int) -> list[str]:
-    key = jwt.PyJWK(json.loads((SPEC / "25-jwk-private-example.json").read_text()))
-    now = int(time.time())
-    return [
-        jwt.encode(
-            {
-                "iss": ISSUER,
-                "aud": audience,
-                "iat": now,
-                "exp": now + 600,
-                "jti": str(uuid.uuid4()),
-            },
-            key.key,
-            algorithm="ES384",
-            headers={"kid": key.key_id or "example-kid", "typ": "JWT"},
-        )
-        for _ in range(count)
-    ]
 
 
 async def cpu_per_call(call: Call, tokens: list[str], calls: int) -> tuple[float, float]:
