@@ -51,6 +51,24 @@ def test_validate_checks_the_cds_policy_and_orderable_codes(tmp_path: Path) -> N
     assert "Traceback" not in bad_orders.stderr + bad_policy.stderr
 
 
+def test_validate_checks_the_screening_policy_and_views(tmp_path: Path) -> None:
+    broken = tmp_path / "kb"
+    shutil.copytree(KNOWLEDGE, broken)
+    policy = broken / "screening" / "screening.yaml"
+    policy.write_text(policy.read_text().replace("levels: [high, moderate]", "levels: [severe]"))
+    bad_policy = cli("knowledge", "validate", str(broken))
+    assert bad_policy.returncode == 2
+    assert "screening/screening.yaml: worklist.levels: unknown level 'severe'" in bad_policy.stderr
+    shutil.copy(KNOWLEDGE / "screening" / "screening.yaml", policy)
+    view = broken / "screening" / "views" / "Condition.json"
+    data = json.loads(view.read_text())
+    data["select"][0]["column"][0]["path"] = "subject.getReferenceKey(Patient"  # unclosed
+    view.write_text(json.dumps(data))
+    bad_view = cli("knowledge", "validate", str(broken))
+    assert bad_view.returncode == 2 and "screening/views/Condition.json" in bad_view.stderr
+    assert "Traceback" not in bad_policy.stderr + bad_view.stderr
+
+
 def test_list_names_rules_and_their_citations() -> None:
     out = cli("knowledge", "list")
     assert out.returncode == 0

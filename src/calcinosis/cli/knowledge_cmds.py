@@ -11,6 +11,7 @@ from rich.table import Table
 
 import calcinosis
 from calcinosis.core.knowledge_diff import diff_knowledge
+from calcinosis.errors import KnowledgeError
 
 
 def register(app: typer.Typer) -> None:
@@ -46,12 +47,22 @@ def validate(
 ) -> None:
     """Validate a knowledge directory; exit 2 naming file, field and reason if it is invalid."""
     from calcinosis.core.orders import load_orders
+    from calcinosis.screening.engine import load_views
+    from calcinosis.screening.narrowing import NarrowingError, narrowing
+    from calcinosis.screening.policy import load_policy as load_screening_policy
     from calcinosis.web.cdshooks.policy import load_policy
 
     kb = calcinosis.load_knowledge(directory)
-    # The CDS Hooks card policy and the orderable codes are checked against the rest.
+    # The CDS Hooks card policy, the orderable codes and the screening policy, views and
+    # narrowing are checked against the rest.
     load_orders(kb)
     load_policy(kb)
+    load_screening_policy(kb)
+    load_views(kb)
+    try:
+        narrowing(kb)
+    except NarrowingError as exc:
+        raise KnowledgeError("rules/", "(screening narrowing)", str(exc)) from exc
     where = str(directory) if directory is not None else "shipped knowledge"
     typer.echo(
         f"{where}: valid (version {kb.version}, {len(kb.rules)} rules, "

@@ -12,6 +12,8 @@ from calcinosis.core.knowledge import Knowledge
 from calcinosis.errors import KnowledgeError
 from calcinosis.screening.judge import Verdict
 from calcinosis.screening.policy import Policy
+from calcinosis.screening.sof.errors import ViewDefinitionError
+from calcinosis.screening.sof.validate import parse_view
 
 VIEWS_DIR = "screening/views"
 
@@ -66,6 +68,10 @@ def load_views(kb: Knowledge) -> dict[str, dict[str, Any]]:
         kind = view.get("resource") if isinstance(view, dict) else None
         if not isinstance(kind, str) or path.stem != kind:
             raise KnowledgeError(where, "resource", "must name the resource type of the file")
+        try:
+            parse_view(view)
+        except ViewDefinitionError as exc:
+            raise KnowledgeError(where, "(view)", str(exc)) from exc
         views[kind] = view
     if "Patient" not in views:
         raise KnowledgeError(VIEWS_DIR, "Patient.json", "missing")
