@@ -14,6 +14,7 @@ import pytest
 import calcinosis
 from builder import Bundle
 from bulk_export import patient_id, to_bulk, write_export
+from calcinosis.errors import ExportError
 from calcinosis.screening.job import Worklist, screen
 from calcinosis.screening.policy import load_policy
 from notes_twins import note_only_twin, original
@@ -140,3 +141,10 @@ def test_policy_file_is_cited_and_orders_everything() -> None:
     assert json.dumps(sorted(POLICY.level_rank, key=POLICY.level_rank.__getitem__)) == json.dumps(
         ["high", "moderate", "low", "not-applicable"]
     )
+
+
+def test_an_export_in_a_folder_with_a_quote_is_refused_clearly(tmp_path: Path) -> None:
+    folder = tmp_path / "o'brien export"
+    write_export(folder, to_bulk(Bundle(birth="1990-01-01").build()), shards=1)
+    with pytest.raises(ExportError, match="quote"):
+        screen(folder, engine="duckdb", as_of=AS_OF, knowledge=KB, workers=1)

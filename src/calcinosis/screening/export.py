@@ -35,6 +35,9 @@ def open_export(directory: str | Path) -> Export:
     root = Path(directory)
     if not root.is_dir():
         raise ExportError(f"{root}: not a directory (give the folder of a Bulk Data export)")
+    if any(c in str(root.resolve()) for c in "'\\"):
+        # the engines are handed file paths inside SQL text
+        raise ExportError(f"{root}: a folder whose path holds a quote or a backslash")
     files: dict[str, list[Path]] = {}
     ignored: list[Path] = []
     for path in sorted(root.iterdir()):
@@ -42,6 +45,8 @@ def open_export(directory: str | Path) -> Export:
         if match is None or not path.is_file():
             continue
         kind = match["type"]
+        if any(c in path.name for c in "'\\"):
+            raise ExportError(f"{path}: a file name with a quote or a backslash")
         if kind in RESOURCE_TYPES_READ:
             files.setdefault(kind, []).append(path)
         else:
