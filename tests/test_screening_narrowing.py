@@ -99,6 +99,12 @@ def test_an_unknown_derived_signal_is_refused_rather_than_ignored() -> None:
         narrowing(_with(KB, "suspicion", "pillars", tuple(pillars)))  # type: ignore[arg-type]
 
 
+def test_a_lesion_signal_traced_to_a_missing_concept_is_refused() -> None:
+    concepts = {k: v for k, v in KB.concepts.items() if k != "consistency-firm"}
+    with pytest.raises(NarrowingError, match="lesion:hard-or-firm"):
+        narrowing(dataclasses.replace(KB, concepts=concepts))
+
+
 def test_rules_that_hold_on_acne_alone_make_every_acne_patient_a_candidate() -> None:
     # With one supporting feature enough for `moderate`, a long acne history alone would do:
     # the narrowing cannot gate on sources, and says so instead of missing patients.

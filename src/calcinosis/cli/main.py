@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import sys
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,6 +36,7 @@ from calcinosis.cli import (
     synth_cmd,
     users_cmds,
 )
+from calcinosis.cli.options import parse_as_of
 from calcinosis.errors import CalcinosisError, InputError, KnowledgeError
 from calcinosis.fhir import jsonio
 
@@ -48,8 +48,6 @@ STDIN = "-"
 DEMO_FILE = demo_data.SEED_FILE
 DEMO_AS_OF = demo_data.SEED_AS_OF
 PROGRESS_MIN_INPUTS = 4
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class OutputFormat(StrEnum):
@@ -156,7 +154,7 @@ def assess(
     verbose: VerboseOption = False,
 ) -> None:
     """Assess FHIR R4 Bundles, one patient each. Exit 0: all assessed; 1: any refused."""
-    day = _parse_as_of(as_of)
+    day = parse_as_of(as_of)
     knowledge = _load_knowledge(knowledge_dir)
     sources, as_array = _expand(paths or [STDIN])
     fmt = output_format or (OutputFormat.text if sys.stdout.isatty() else OutputFormat.json)
@@ -198,20 +196,6 @@ app.add_typer(users_cmds.app, name="users")
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _parse_as_of(value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        if not _ISO_DATE.fullmatch(value):
-            raise ValueError(value)
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"'{value}' is not a date in the form YYYY-MM-DD (e.g. 2026-01-01)",
-            param_hint="'--as-of'",
-        ) from None
 
 
 def _load_knowledge(directory: Path | None) -> calcinosis.Knowledge:

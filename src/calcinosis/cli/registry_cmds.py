@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import getpass
-import re
 import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -24,6 +23,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from calcinosis.cli.options import parse_as_of, parse_date
 from calcinosis.errors import CalcinosisError, InputError
 from calcinosis.fhir import jsonio
 from calcinosis.registry.errors import (
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 EXIT_REFUSED = 1
 PROGRESS_MIN_FILES = 4
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Problems of one imported file; anything else (database down, schema) stops the whole run.
 _PER_FILE = (InputError, ConflictError, DuplicateError, InvalidRecordError, NotFoundError)
 
@@ -271,7 +270,7 @@ def due(
     follow-up intervals; see calcinosis/registry/due.py for the rule)."""
     from calcinosis.registry.service import Registry
 
-    day = _parse_date(as_of, "--as-of") or dt.date.today()
+    day = parse_as_of(as_of)
     with Registry.open() as registry:
         entries = registry.due(day, actor=actor())
     if output_format is DueFormat.json:
@@ -329,14 +328,4 @@ def _iso(day: dt.date | None) -> str:
 
 
 def _parse_date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        if _ISO_DATE.fullmatch(value):
-            return dt.date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise typer.BadParameter(
-        f"'{value}' is not a date in the form YYYY-MM-DD (e.g. 2026-01-01)",
-        param_hint=f"'{option}'",
-    )
+    return None if value is None else parse_date(value, option)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,12 +19,12 @@ from rich.progress import (
 from rich.table import Table
 
 import calcinosis
+from calcinosis.cli.options import parse_as_of
 from calcinosis.errors import UnreadableError
 
 if TYPE_CHECKING:
     from calcinosis.screening.job import Worklist
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SHOWN_ROWS = 10
 
 
@@ -75,7 +73,7 @@ def screen(
     from calcinosis.screening import plot as drawing
     from calcinosis.screening.job import screen as run_screen
 
-    day = _date(as_of)
+    day = parse_as_of(as_of)
     if out is not None:
         output.check_destination(out)
     if plot is not None and (plot.suffix != ".svg" or not plot.parent.is_dir()):
@@ -106,19 +104,6 @@ def screen(
         labels = {rid: rule.summary for rid, rule in kb.rules.items()}
         plot.write_text(drawing.render(worklist.summary, labels), encoding="utf-8")
     _report(Console(highlight=False), worklist, out, plot)
-
-
-def _date(value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        if not _ISO_DATE.fullmatch(value):
-            raise ValueError(value)
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"'{value}' is not a date in the form YYYY-MM-DD", param_hint="'--as-of'"
-        ) from None
 
 
 def _report(console: Console, worklist: Worklist, out: Path | None, plot: Path | None) -> None:

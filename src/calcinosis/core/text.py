@@ -102,6 +102,23 @@ class PhraseMatcher:
         self._cue_index = _index_cues(cues)
         self._cached = functools.lru_cache(maxsize=cache_size)(self._find)
 
+    @property
+    def cues(self) -> Cues:
+        return self._cues
+
+    def phrases_of(self, concepts: Iterable[str]) -> tuple[str, ...]:
+        """The phrases (space-separated words, `*` for a prefix) that find these concepts."""
+        wanted = set(concepts)
+        return tuple(
+            sorted(
+                " ".join(words)
+                for table in (self._exact, self._prefix)
+                for entries in table.values()
+                for words, concept in entries
+                if concept in wanted
+            )
+        )
+
     def find(self, text: str) -> tuple[Hit, ...]:
         """All concept hits in `text`, each at most once per position, longest phrase first."""
         if len(text) > TEXT_CACHE_MAX_CHARS:

@@ -18,12 +18,11 @@ import duckdb
 
 from calcinosis.core.knowledge import load_knowledge
 from calcinosis.errors import EngineUnavailableError, ExportError
-from calcinosis.screening.engine import Job, Judged, Progress, load_views
+from calcinosis.screening.engine import Job, Judged, Progress, define_facts
 from calcinosis.screening.export import Export
 from calcinosis.screening.judge import Verdict, judge_all
 from calcinosis.screening.narrowing import narrowing
 from calcinosis.screening.policy import load_policy
-from calcinosis.screening.sof.compiler import compile_view
 from calcinosis.screening.sql import DUCKDB, candidates_sql, grouped_sql, literal
 
 BATCH_PATIENTS = 512
@@ -59,14 +58,9 @@ def _run(
             f"FROM read_ndjson_objects({paths}, compression = 'auto_detect')"
         )
         sources[rtype] = f"src_{rtype}"
-    facts: dict[str, list[str]] = {}
-    for rtype, view in load_views(job.knowledge).items():
-        if rtype not in sources:
-            continue
-        compiled = compile_view(view, "duckdb", sources[rtype])
-        con.execute(f"CREATE VIEW facts_{rtype} AS {compiled.sql}")
-        if rtype != "Patient":
-            facts[f"facts_{rtype}"] = [name for name, _ in compiled.columns]
+    facts = define_facts(
+        job.knowledge, sources, "duckdb", lambda name, sql: _define(con, name, sql)
+    )
     query = candidates_sql(facts, DUCKDB, narrowing(job.knowledge))
     con.execute(f"CREATE TEMP TABLE candidates AS {query}")
     patients = _count(con, "SELECT count(*) FROM facts_Patient")
@@ -75,6 +69,10 @@ def _run(
     reader = con.sql(grouped_sql(sources, DUCKDB, "candidates")).to_arrow_reader(BATCH_PATIENTS)
     verdicts = list(_judge(_batches(reader), job, progress, workers))
     return Judged(patients=patients, verdicts=verdicts)
+
+
+def _define(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    con.execute(f"CREATE VIEW {name} AS {sql}")
 
 
 def _batches(reader: Any) -> Iterator[list[tuple[str, list[str]]]]:

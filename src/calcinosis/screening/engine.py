@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -12,6 +13,7 @@ from calcinosis.core.knowledge import Knowledge
 from calcinosis.errors import KnowledgeError
 from calcinosis.screening.judge import Verdict
 from calcinosis.screening.policy import Policy
+from calcinosis.screening.sof.compiler import compile_view
 from calcinosis.screening.sof.errors import ViewDefinitionError
 from calcinosis.screening.sof.validate import parse_view
 
@@ -76,3 +78,20 @@ def load_views(kb: Knowledge) -> dict[str, dict[str, Any]]:
     if "Patient" not in views:
         raise KnowledgeError(VIEWS_DIR, "Patient.json", "missing")
     return views
+
+
+def define_facts(
+    kb: Knowledge, sources: Mapping[str, str], dialect: str, define: Callable[[str, str], None]
+) -> dict[str, list[str]]:
+    """Compile each screening view over its type's source relation and define it as
+    `facts_<Type>` with `define(name, sql)`; return the column names of every facts relation
+    the narrowing reads (all but the patients')."""
+    facts: dict[str, list[str]] = {}
+    for rtype, view in load_views(kb).items():
+        if rtype not in sources:
+            continue
+        compiled = compile_view(view, dialect, sources[rtype])
+        define(f"facts_{rtype}", compiled.sql)
+        if rtype != "Patient":
+            facts[f"facts_{rtype}"] = [name for name, _ in compiled.columns]
+    return facts

@@ -32,6 +32,7 @@ COLUMNS = (
     "deciding_rules",
     "error",
 )
+LIST_COLUMNS = frozenset({"deciding_findings", "missing_data", "deciding_rules"})
 
 
 @dataclass(frozen=True, slots=True)

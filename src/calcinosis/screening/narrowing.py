@@ -22,9 +22,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
 
 from calcinosis.core.knowledge import Knowledge, Rule, When
 from calcinosis.core.text import tokenize
@@ -41,7 +38,7 @@ _LESION_SOURCES = {
 }
 _TREATMENT = re.compile(r"^med:[a-z0-9-]+:(failed|partial)$")
 _TREATMENT_WORDS = "treatment words"  # a source: a failed or partial treatment
-_NON_RESPONSE = ("no response", "partial")  # notes.yaml treatment_response keys
+_NON_RESPONSE = ("no response", "partial")  # the responses that feed a suspicion feature
 _GAP = "[^a-z0-9]+"
 _EDGE_BEFORE = "(?:^|[^a-z0-9])"
 _EDGE_AFTER = "(?:[^a-z0-9]|$)"
@@ -120,7 +117,7 @@ def _suspicion_sources(kb: Knowledge) -> tuple[set[str], tuple[str, ...]]:
     words: tuple[str, ...] = ()
     if _TREATMENT_WORDS in found:
         found.discard(_TREATMENT_WORDS)
-        words = _treatment_words(Path(kb.directory))
+        words = _treatment_words(kb)
     return found, words
 
 
@@ -146,7 +143,10 @@ def _source(kb: Knowledge, signal: str) -> set[str] | None:
     if signal in _read_from_record(kb):
         return {signal}
     if signal in _LESION_SOURCES:
-        return set(_LESION_SOURCES[signal])
+        sources = set(_LESION_SOURCES[signal])
+        if not sources <= _read_from_record(kb):  # a renamed concept must not narrow silently
+            raise NarrowingError(f"{signal} is traced to concepts the knowledge no longer has")
+        return sources
     if _TREATMENT.match(signal):
         return {_TREATMENT_WORDS}
     raise NarrowingError(
@@ -155,17 +155,14 @@ def _source(kb: Knowledge, signal: str) -> set[str] | None:
     )
 
 
-def _treatment_words(root: Path) -> tuple[str, ...]:
-    """Words without which no treatment reads as failed or partial: the response words of
-    notes.yaml (which include the statement's "no response" and "partial") and the negation
-    cues of text.yaml (a negated "improved" reads as no response)."""
-    notes = yaml.safe_load((root / "notes.yaml").read_text(encoding="utf-8"))
-    text = yaml.safe_load((root / "text.yaml").read_text(encoding="utf-8"))
-    words = [w for key in _NON_RESPONSE for w in notes["treatment_response"][key]]
-    words += [*_NON_RESPONSE, *text["negation"], *text["negation_after"]]
-    return tuple(
-        " ".join(tokenize(w.replace("*", ""))) + ("*" if w.endswith("*") else "") for w in words
-    )
+def _treatment_words(kb: Knowledge) -> tuple[str, ...]:
+    """Words without which no treatment reads as failed or partial: the non-response and
+    partial-response phrases of the note reader (which include the statement's "no response"
+    and "partial") and its negation cues (a negated "improved" reads as no response)."""
+    responses = kb.note_rules.responses.phrases_of(f"response:{r}" for r in _NON_RESPONSE)
+    cues = kb.findings_matcher.cues
+    negations = (" ".join(cue) for cue in (*cues.negation, *cues.negation_after))
+    return (*_NON_RESPONSE, *responses, *negations)
 
 
 def _read_from_record(kb: Knowledge) -> set[str]:

@@ -17,19 +17,11 @@ import orjson
 
 from calcinosis.errors import UnreadableError
 from calcinosis.screening.job import Worklist
+from calcinosis.screening.judge import COLUMNS, LIST_COLUMNS
 
 FORMATS = (".csv", ".parquet", ".jsonl")
-FIELDS = (
-    "rank",
-    "patient_id",
-    "dcc_suspicion",
-    "calcinosis_type",
-    "top_differential",
-    "deciding_findings",
-    "missing_data",
-    "deciding_rules",
-)
-_LIST_FIELDS = ("deciding_findings", "missing_data", "deciding_rules")
+# A worklist row is a verdict with its rank; an error never reaches the worklist.
+FIELDS = ("rank", *(c for c in COLUMNS if c != "error"))
 _CSV_JOIN = " | "
 
 
@@ -65,7 +57,7 @@ def _csv(worklist: Worklist, path: str) -> None:
         writer.writeheader()
         for row in rows(worklist):
             writer.writerow(
-                {k: _CSV_JOIN.join(v) if k in _LIST_FIELDS else v for k, v in row.items()}
+                {k: _CSV_JOIN.join(v) if k in LIST_COLUMNS else v for k, v in row.items()}
             )
 
 
@@ -82,7 +74,7 @@ def _parquet(worklist: Worklist, path: str) -> None:
     text, texts = pa.string(), pa.list_(pa.string())
     schema = pa.schema(
         [
-            (name, pa.int64() if name == "rank" else texts if name in _LIST_FIELDS else text)
+            (name, pa.int64() if name == "rank" else texts if name in LIST_COLUMNS else text)
             for name in FIELDS
         ]
     )

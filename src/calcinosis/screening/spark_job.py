@@ -15,19 +15,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from calcinosis.core.knowledge import load_knowledge
-from calcinosis.screening.engine import Job, Judged, Progress, load_views
+from calcinosis.screening.engine import Job, Judged, Progress, define_facts
 from calcinosis.screening.export import Export
-from calcinosis.screening.judge import COLUMNS, Verdict, judge_all
+from calcinosis.screening.judge import COLUMNS, LIST_COLUMNS, Verdict, judge_all
 from calcinosis.screening.narrowing import narrowing
 from calcinosis.screening.policy import load_policy
-from calcinosis.screening.sof.compiler import compile_view
 from calcinosis.screening.spark import spark_session
 from calcinosis.screening.sql import SPARK, candidates_sql, grouped_sql
 
-VERDICT_SCHEMA = (
-    "patient_id string, dcc_suspicion string, calcinosis_type string, "
-    "top_differential string, deciding_findings array<string>, missing_data array<string>, "
-    "deciding_rules array<string>, error string"
+VERDICT_SCHEMA = ", ".join(
+    f"{c} array<string>" if c in LIST_COLUMNS else f"{c} string" for c in COLUMNS
 )
 
 
@@ -43,14 +40,12 @@ def _run(spark: Any, export: Export, job: Job, progress: Progress) -> Judged:
         frame = spark.read.text([str(f) for f in files]).withColumnRenamed("value", "resource")
         frame.createOrReplaceTempView(f"src_{rtype}")
         sources[rtype] = f"src_{rtype}"
-    facts: dict[str, list[str]] = {}
-    for rtype, view in load_views(job.knowledge).items():
-        if rtype not in sources:
-            continue
-        compiled = compile_view(view, "spark", sources[rtype])
-        spark.sql(compiled.sql).createOrReplaceTempView(f"facts_{rtype}")
-        if rtype != "Patient":
-            facts[f"facts_{rtype}"] = [name for name, _ in compiled.columns]
+    facts = define_facts(
+        job.knowledge,
+        sources,
+        "spark",
+        lambda name, sql: spark.sql(sql).createOrReplaceTempView(name),
+    )
     candidates = spark.sql(candidates_sql(facts, SPARK, narrowing(job.knowledge))).cache()
     candidates.createOrReplaceTempView("candidates")
     patients = int(spark.sql("SELECT count(*) FROM facts_Patient").collect()[0][0])
@@ -95,15 +90,4 @@ def _schema() -> Any:
     import pyarrow as pa
 
     text = pa.string()
-    return pa.schema(
-        [
-            ("patient_id", text),
-            ("dcc_suspicion", text),
-            ("calcinosis_type", text),
-            ("top_differential", text),
-            ("deciding_findings", pa.list_(text)),
-            ("missing_data", pa.list_(text)),
-            ("deciding_rules", pa.list_(text)),
-            ("error", text),
-        ]
-    )
+    return pa.schema([(c, pa.list_(text) if c in LIST_COLUMNS else text) for c in COLUMNS])
