@@ -9,7 +9,7 @@ DuckDB set up as `calcinosis screen` sets it up (1 GB memory cap, relations `src
 JSON text over `read_ndjson_objects`):
   - a bare `SELECT count(*) FROM read_ndjson_objects(...)` per type, for scale;
   - per screening view, the time to materialise `compile_view(view, "duckdb", src_<Type>)`;
-  - the candidate query (`screening.sql.candidates_sql` over the compiled views, as
+  - the narrowing queries (`screening.sql.narrowing_steps` over the compiled views, as
     `screening.duck` runs it).
 The best of `--repeat` runs is shown. `--save FILE` writes every view's rows and the
 candidates (sorted) to FILE; `--compare FILE` checks them against a saved FILE.
@@ -35,7 +35,7 @@ from calcinosis.screening.engine import load_views
 from calcinosis.screening.export import Export, open_export
 from calcinosis.screening.narrowing import narrowing
 from calcinosis.screening.sof.compiler import compile_view
-from calcinosis.screening.sql import DUCKDB, candidates_sql, literal
+from calcinosis.screening.sql import DUCKDB, literal, narrowing_steps
 
 DEFAULT_EXPORT = Path("/tmp/lead-pop100k")
 
@@ -84,9 +84,11 @@ def _bench(con: duckdb.DuckDBPyConnection, export: Export, args: argparse.Namesp
         con.execute(f"DROP TABLE {table}")
         if rtype != "Patient":
             facts[f"facts_{rtype}"] = [name for name, _ in compiled.columns]
-    query = candidates_sql(facts, DUCKDB, narrowing(kb))
-    build = f"CREATE OR REPLACE TEMP TABLE candidates AS {query}"
-    seconds = _best(args.repeat, lambda: con.execute(build))
+    steps = [
+        f"CREATE OR REPLACE TEMP TABLE {name} AS {query}"
+        for name, query in narrowing_steps(facts, DUCKDB, narrowing(kb))
+    ]
+    seconds = _best(args.repeat, lambda: [con.execute(step) for step in steps])
     count = con.execute("SELECT count(*) FROM candidates").fetchall()[0][0]
     print(f"{'candidate query':<22}{count:>10,}{'':>14}{seconds:>14}")
     outputs["candidates"] = _sorted_rows(con, "candidates")

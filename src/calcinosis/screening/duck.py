@@ -23,7 +23,8 @@ from calcinosis.screening.export import Export
 from calcinosis.screening.judge import Verdict, judge_all
 from calcinosis.screening.narrowing import narrowing
 from calcinosis.screening.policy import load_policy
-from calcinosis.screening.sql import DUCKDB, candidates_sql, grouped_sql, literal
+from calcinosis.screening.prefilter import keep_sql
+from calcinosis.screening.sql import DUCKDB, grouped_sql, literal, narrowing_steps
 
 BATCH_PATIENTS = 512
 MEMORY_LIMIT = "1GB"
@@ -50,7 +51,8 @@ def _run(
     con: duckdb.DuckDBPyConnection, export: Export, job: Job, progress: Progress, workers: int
 ) -> Judged:
     progress.phase("Reading the export and narrowing it")
-    sources = {}
+    narrow = narrowing(job.knowledge)
+    sources, telling = {}, {}
     for rtype, files in export.files.items():
         paths = "[" + ", ".join(literal(str(f)) for f in files) + "]"
         con.execute(
@@ -58,11 +60,19 @@ def _run(
             f"FROM read_ndjson_objects({paths}, compression = 'auto_detect')"
         )
         sources[rtype] = f"src_{rtype}"
+        # the views read only the lines that may tell the narrowing something (prefilter.py)
+        telling[rtype] = sources[rtype]
+        if rtype != "Patient":
+            telling[rtype] = f"telling_{rtype}"
+            con.execute(
+                f"CREATE VIEW telling_{rtype} AS SELECT resource FROM src_{rtype} "
+                f"WHERE {keep_sql('resource', narrow)}"
+            )
     facts = define_facts(
-        job.knowledge, sources, "duckdb", lambda name, sql: _define(con, name, sql)
+        job.knowledge, telling, "duckdb", lambda name, sql: _define(con, name, sql)
     )
-    query = candidates_sql(facts, DUCKDB, narrowing(job.knowledge))
-    con.execute(f"CREATE TEMP TABLE candidates AS {query}")
+    for name, query in narrowing_steps(facts, DUCKDB, narrow):
+        con.execute(f"CREATE TEMP TABLE {name} AS {query}")
     patients = _count(con, "SELECT count(*) FROM facts_Patient")
     total = _count(con, "SELECT count(*) FROM candidates")
     progress.phase("Judging candidates", total)

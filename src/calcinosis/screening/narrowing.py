@@ -5,16 +5,17 @@ A worklist row needs a DCC suspicion of at least `moderate` or a calcinosis type
 - a type other than `none` needs one of the calcinosis evidence rules (confirmed, likely,
   possible) or calciphylaxis; evidence that is not itself a suspicion level is read from the
   record ("evidence" below);
-- a suspicion level needs the `applies` rule (an acne history), and `moderate` or more needs a
-  pillar, or `moderate_supporting` supporting features of which only those that follow from
-  the acne history alone ("free", e.g. a long acne history) can be missing from the record.
-  So an acne patient is a candidate only when the record also mentions a source of a pillar or
-  of a supporting feature ("sources" below): a concept they name, or, for a treatment that
-  failed or helped only partly, a word of non-response or of negation.
+- a suspicion level needs the `applies` rule (an acne history), and `moderate` needs
+  `moderate_pillars` pillars or `moderate_supporting` supporting features. Each pillar and
+  supporting feature is traced to what the record must mention for it to hold: groups of
+  concepts, all of which it needs ("groups" below). A failed or partly helpful treatment needs
+  the drug and a word of non-response or of negation. Features that follow from the acne
+  history or the sites alone ("free", e.g. a long acne history) are counted as held.
 
-The test is deliberately loose: codes are matched without their systems and words without
-negation, so it can only let too many patients through, never too few. Candidates are
-patients with evidence, or with acne and a source.
+The test is deliberately loose: codes are matched without their systems, words without
+negation, and a feature's groups anywhere in the record, so it can only let too many patients
+through, never too few. Candidates are patients with evidence, or with acne and enough pillars
+or supporting features whose groups all appear.
 """
 
 from __future__ import annotations
@@ -36,12 +37,20 @@ _LESION_SOURCES = {
     "lesion:hard-or-firm": ("consistency-hard", "consistency-firm"),
     "lesion:soft": ("consistency-soft",),
 }
-_TREATMENT = re.compile(r"^med:[a-z0-9-]+:(failed|partial)$")
-_TREATMENT_WORDS = "treatment words"  # a source: a failed or partial treatment
+# Held by durations and dates as much as by words: left out of a rule's `all` (dropping a
+# condition that must also hold only loosens the test).
+_NOT_TRACED = ("lesion:persistent",)
+_TREATMENT = re.compile(r"^med:([a-z0-9-]+):(failed|partial)$")
+# The ingest reads an oral antibiotic with a topical cue as a topical acne treatment
+# (fhir/ingest.py), so the words of the one are a source of the other.
+_READ_AS = {"topical-acne-treatment": ("oral-antibiotic",)}
+_TREATMENT_WORDS = "treatment words"  # a group: words of non-response or negation
 _NON_RESPONSE = ("no response", "partial")  # the responses that feed a suspicion feature
 _GAP = "[^a-z0-9]+"
 _EDGE_BEFORE = "(?:^|[^a-z0-9])"
 _EDGE_AFTER = "(?:[^a-z0-9]|$)"
+
+Need = tuple[frozenset[str], ...]  # groups of concepts, each needed (one concept of it)
 
 
 class NarrowingError(ValueError):
@@ -65,9 +74,21 @@ class Patterns:
 
 @dataclass(frozen=True, slots=True)
 class Narrowing:
+    """A patient is a candidate with `evidence`, or with `acne` and either `pillars_needed` of
+    the pillars or `supporting_needed` of the supporting features, each feature given as the
+    indexes of the `groups` it needs, all of them."""
+
     evidence: Patterns
     acne: Patterns
-    sources: Patterns
+    groups: tuple[Patterns, ...]
+    pillars: tuple[tuple[int, ...], ...]
+    pillars_needed: int
+    supporting: tuple[tuple[int, ...], ...]
+    supporting_needed: int
+
+    @property
+    def patterns(self) -> tuple[Patterns, ...]:
+        return (self.evidence, self.acne, *self.groups)
 
 
 def narrowing(kb: Knowledge) -> Narrowing:
@@ -79,11 +100,18 @@ def narrowing(kb: Knowledge) -> Narrowing:
             if not signal.startswith(_SUSPICION_PREFIX):
                 evidence |= _evidence_trace(kb, signal)
     acne = {s for s in (*applies.when.all, *applies.when.any) if s in _read_from_record(kb)}
-    sources, words = _suspicion_sources(kb)
+    levels = kb.suspicion["levels"]
+    pillars, pillars_needed = _features(kb, "pillars", levels["moderate_pillars"])
+    supporting, supporting_needed = _features(kb, "supporting", levels["moderate_supporting"])
+    groups = list(dict.fromkeys(g for need in (*pillars, *supporting) for g in need))
     return Narrowing(
         evidence=_patterns(kb, _closure(kb, evidence)),
         acne=_patterns(kb, _closure(kb, acne)),
-        sources=_patterns(kb, _closure(kb, sources), words),
+        groups=tuple(_group_patterns(kb, g) for g in groups),
+        pillars=tuple(tuple(groups.index(g) for g in need) for need in pillars),
+        pillars_needed=pillars_needed,
+        supporting=tuple(tuple(groups.index(g) for g in need) for need in supporting),
+        supporting_needed=supporting_needed,
     )
 
 
@@ -98,61 +126,68 @@ def _evidence_trace(kb: Knowledge, signal: str) -> set[str]:
     )
 
 
-def _suspicion_sources(kb: Knowledge) -> tuple[set[str], tuple[str, ...]]:
-    """Concepts (and words) one of which a suspicion of `moderate` or more needs."""
-    levels = kb.suspicion["levels"]
-    found: set[str] = set()
-    free_supporting = 0
-    for part in ("pillars", "supporting"):
-        for rule in kb.suspicion[part]:
-            needed = _needed(kb, rule)
-            if needed is None and part == "pillars" and levels["moderate_pillars"] <= 1:
-                raise NarrowingError(f"{rule.id} can hold on an acne history alone")
-            if needed is None:
-                free_supporting += 1
-            else:
-                found |= needed
-    if free_supporting >= levels["moderate_supporting"]:
-        raise NarrowingError("enough supporting features can hold on an acne history alone")
-    words: tuple[str, ...] = ()
-    if _TREATMENT_WORDS in found:
-        found.discard(_TREATMENT_WORDS)
-        words = _treatment_words(kb)
-    return found, words
+def _features(kb: Knowledge, part: str, moderate: int) -> tuple[list[Need], int]:
+    """What each rule of `part` needs from the record, and how many of those rules must be
+    found besides the ones that hold on an acne history alone."""
+    needs: list[Need] = []
+    for rule in kb.suspicion[part]:
+        need = _need(kb, rule)
+        if need:
+            needs.append(need)
+    still_needed = moderate - (len(kb.suspicion[part]) - len(needs))
+    if still_needed <= 0:
+        what = "pillars" if part == "pillars" else "supporting features"
+        raise NarrowingError(f"enough {what} can hold on an acne history alone")
+    return needs, still_needed
 
 
-def _needed(kb: Knowledge, rule: Rule) -> set[str] | None:
-    """One group of sources the rule cannot hold without; None when it needs none."""
+def _need(kb: Knowledge, rule: Rule) -> Need:
+    """The groups the rule cannot hold without (none when it can hold on acne alone)."""
     when: When = rule.when
-    if when.any:
-        traced = [_source(kb, s) for s in when.any]
-        if all(t is not None for t in traced):
-            return {c for t in traced if t is not None for c in t}
+    groups: list[frozenset[str]] = []
     for signal in when.all:
-        traced_one = _source(kb, signal)
-        if traced_one is not None:
-            return traced_one
-    return None
+        if signal not in _NOT_TRACED:
+            groups.extend(_trace(kb, signal))
+    if when.any:
+        options = [_trace(kb, s) for s in when.any]
+        if all(options):
+            groups.extend(_either(options))
+    return tuple(dict.fromkeys(groups))
 
 
-def _source(kb: Knowledge, signal: str) -> set[str] | None:
+def _either(options: list[Need]) -> Need:
+    """A loosening of "one of these needs": group by group when they line up (one drug or
+    another, and the treatment words), else any concept of their first groups."""
+    if len({len(o) for o in options}) == 1:
+        return tuple(frozenset().union(*parts) for parts in zip(*options, strict=True))
+    return (frozenset().union(*(o[0] for o in options)),)
+
+
+def _trace(kb: Knowledge, signal: str) -> Need:
     if signal.startswith(_FREE_PREFIXES):
-        return None
-    if signal.startswith("absent:"):
-        signal = signal.removeprefix("absent:")
+        return ()
+    signal = signal.removeprefix("absent:")
     if signal in _read_from_record(kb):
-        return {signal}
+        return (frozenset({signal}),)
     if signal in _LESION_SOURCES:
-        sources = set(_LESION_SOURCES[signal])
+        sources = frozenset(_LESION_SOURCES[signal])
         if not sources <= _read_from_record(kb):  # a renamed concept must not narrow silently
             raise NarrowingError(f"{signal} is traced to concepts the knowledge no longer has")
-        return sources
-    if _TREATMENT.match(signal):
-        return {_TREATMENT_WORDS}
+        return (sources,)
+    treatment = _TREATMENT.match(signal)
+    if treatment and treatment.group(1) in kb.concepts:
+        drug = treatment.group(1)
+        return (frozenset({drug, *_READ_AS.get(drug, ())}), frozenset({_TREATMENT_WORDS}))
     raise NarrowingError(
         f"screening cannot trace the signal {signal!r} to the record; "
         "teach calcinosis/screening/narrowing.py where it comes from"
     )
+
+
+def _group_patterns(kb: Knowledge, group: frozenset[str]) -> Patterns:
+    if group == {_TREATMENT_WORDS}:
+        return _patterns(kb, set(), _treatment_words(kb))
+    return _patterns(kb, _closure(kb, set(group)))
 
 
 def _treatment_words(kb: Knowledge) -> tuple[str, ...]:

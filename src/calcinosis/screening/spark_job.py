@@ -21,7 +21,7 @@ from calcinosis.screening.judge import COLUMNS, LIST_COLUMNS, Verdict, judge_all
 from calcinosis.screening.narrowing import narrowing
 from calcinosis.screening.policy import load_policy
 from calcinosis.screening.spark import spark_session
-from calcinosis.screening.sql import SPARK, candidates_sql, grouped_sql
+from calcinosis.screening.sql import SPARK, grouped_sql, narrowing_steps
 
 VERDICT_SCHEMA = ", ".join(
     f"{c} array<string>" if c in LIST_COLUMNS else f"{c} string" for c in COLUMNS
@@ -46,14 +46,18 @@ def _run(spark: Any, export: Export, job: Job, progress: Progress) -> Judged:
         "spark",
         lambda name, sql: spark.sql(sql).createOrReplaceTempView(name),
     )
-    candidates = spark.sql(candidates_sql(facts, SPARK, narrowing(job.knowledge))).cache()
-    candidates.createOrReplaceTempView("candidates")
+    steps = []
+    for name, query in narrowing_steps(facts, SPARK, narrowing(job.knowledge)):
+        steps.append(spark.sql(query).cache())
+        steps[-1].createOrReplaceTempView(name)
+    candidates = steps[-1]
     patients = int(spark.sql("SELECT count(*) FROM facts_Patient").collect()[0][0])
     progress.phase("Judging candidates (Spark)", candidates.count())
     grouped = spark.sql(grouped_sql(sources, SPARK, "candidates"))
     judge = _arrow_judge(job.knowledge_dir, job.as_of.isoformat())
     rows = grouped.mapInArrow(judge, VERDICT_SCHEMA).collect()
-    candidates.unpersist()
+    for step in steps:
+        step.unpersist()
     progress.advance(len(rows))
     verdicts = [Verdict.from_row({c: row[c] for c in COLUMNS}) for row in rows]
     return Judged(patients=patients, verdicts=verdicts)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from calcinosis.screening.narrowing import Narrowing
+from calcinosis.screening.narrowing import Narrowing, Patterns
 
 # What a note attachment's HTML markup and entities become before the words are matched.
 _MARKUP = "<[^>]*>|&[a-z0-9#]+;"
@@ -58,45 +58,83 @@ def literal(text: str) -> str:
     return f"'{text}'"
 
 
-def candidates_sql(
+def narrowing_steps(
     facts: Mapping[str, Sequence[str]], dialect: Dialect, narrowing: Narrowing
-) -> str:
-    """Distinct patient keys that may be worth a look: evidence anywhere in their record, or
-    acne and a suspicion source (narrowing.py). `facts` maps each compiled facts relation to
-    its column names (`patient`, `code_*`, `text_*`, `attachment_data`)."""
-    parts = []
-    for relation, columns in facts.items():
-        codes = [c for c in columns if c.startswith("code_")]
-        texts = [c for c in columns if c.startswith("text_")]
-        code = f"upper(replace(concat_ws(' ', {', '.join(codes)}), '.', ''))" if codes else None
-        text = f"lower(concat_ws(' ', {', '.join(texts)}))" if texts else None
-        note = undecodable = None
-        if "attachment_data" in columns:
-            decoded = _decoded(dialect, "attachment_data")
-            note = dialect.replace_template.format(
-                text=f"lower({decoded})", pattern=literal(_MARKUP)
-            )
-            # text SQL cannot decode goes to the engine, which says what it makes of it
-            undecodable = f"(attachment_data IS NOT NULL AND {decoded} IS NULL)"
-        flags = []
-        for name in ("evidence", "acne", "sources"):
-            patterns = getattr(narrowing, name)
-            tests = [_matches(dialect, t, patterns.text_pattern) for t in (text, note) if t]
-            if code:
-                tests.append(_matches(dialect, code, patterns.codes_pattern))
-            if undecodable and name != "sources":
-                tests.append(undecodable)
-            either = " OR ".join(f"coalesce({t}, false)" for t in tests) or "false"
-            flags.append(f"({either}) AS {name}")
-        parts.append(
-            f"SELECT patient, {', '.join(flags)} FROM {relation} WHERE patient IS NOT NULL"
+) -> list[tuple[str, str]]:
+    """The tables that narrow the export to `candidates`, as (name, query) in the order an
+    engine must materialise them: patient keys that may be worth a look, evidence anywhere in
+    their record, or acne and enough features whose sources appear (narrowing.py).
+
+    `facts` maps each compiled facts relation to its column names (`patient`, `code_*`,
+    `text_*`, `attachment_data`). Each row's codes and words are read once; the features'
+    groups are matched only for acne patients without evidence, the few that need them.
+    """
+    rows = [_narrowing_row(relation, columns, dialect) for relation, columns in facts.items()]
+    if not rows:
+        return [("candidates", "SELECT CAST(NULL AS STRING) AS patient WHERE false")]
+    gate = ", ".join(
+        f"bool_or({_flag(dialect, p)}{extra}) AS {name}"
+        for name, p, extra in (
+            ("evidence", narrowing.evidence, " OR undecodable"),
+            ("acne", narrowing.acne, " OR undecodable"),
         )
-    if not parts:
-        return "SELECT CAST(NULL AS STRING) AS patient WHERE false"
-    return (
-        "SELECT patient FROM (" + " UNION ALL ".join(parts) + ") GROUP BY patient "
-        "HAVING bool_or(evidence) OR (bool_or(acne) AND bool_or(sources))"
     )
+    groups = ", ".join(
+        f"bool_or({_flag(dialect, p)}) AS g{i}" for i, p in enumerate(narrowing.groups)
+    )
+    features = (
+        f"SELECT patient FROM (SELECT patient, {groups} FROM narrowing_rows WHERE patient IN "
+        "(SELECT patient FROM narrowing_gate WHERE acne AND NOT evidence) GROUP BY patient) "
+        f"WHERE {_enough_features(narrowing)}"
+        if groups
+        else "SELECT patient FROM narrowing_gate WHERE false"
+    )
+    return [
+        ("narrowing_rows", " UNION ALL ".join(rows)),
+        ("narrowing_gate", f"SELECT patient, {gate} FROM narrowing_rows GROUP BY patient"),
+        ("candidates", f"SELECT patient FROM narrowing_gate WHERE evidence UNION ALL {features}"),
+    ]
+
+
+def _narrowing_row(relation: str, columns: Sequence[str], dialect: Dialect) -> str:
+    """A facts relation as (patient, codes, words, undecodable): codes upper-cased without
+    dots, words lower-cased with a note attachment's markup blanked out."""
+    codes = [c for c in columns if c.startswith("code_")]
+    texts = [c for c in columns if c.startswith("text_")]
+    code = f"upper(replace(concat_ws(' ', {', '.join(codes)}), '.', ''))" if codes else "''"
+    undecodable = "false"
+    if "attachment_data" in columns:
+        decoded = _decoded(dialect, "attachment_data")
+        texts.append(
+            dialect.replace_template.format(text=f"lower({decoded})", pattern=literal(_MARKUP))
+        )
+        # text SQL cannot decode goes to the engine, which says what it makes of it
+        undecodable = f"(attachment_data IS NOT NULL AND {decoded} IS NULL)"
+    words = f"lower(concat_ws(' ', {', '.join(texts)}))" if texts else "''"
+    return (
+        f"SELECT patient, {code} AS codes, {words} AS words, {undecodable} AS undecodable "
+        f"FROM {relation} WHERE patient IS NOT NULL"
+    )
+
+
+def _flag(dialect: Dialect, patterns: Patterns) -> str:
+    return (
+        f"(coalesce({_matches(dialect, 'words', patterns.text_pattern)}, false) OR "
+        f"coalesce({_matches(dialect, 'codes', patterns.codes_pattern)}, false))"
+    )
+
+
+def _enough_features(narrowing: Narrowing) -> str:
+    """The narrowing's test for an acne patient over the per-patient flags `g<i>`."""
+
+    def enough(features: Sequence[Sequence[int]], needed: int) -> str:
+        held = [" AND ".join(f"g{i}" for i in groups) for groups in features]
+        count = " + ".join(f"CAST(({h}) AS INT)" for h in held) or "0"
+        return f"({count}) >= {needed}"
+
+    pillars = enough(narrowing.pillars, narrowing.pillars_needed)
+    supporting = enough(narrowing.supporting, narrowing.supporting_needed)
+    return f"{pillars} OR {supporting}"
 
 
 def _decoded(dialect: Dialect, column: str) -> str:
@@ -115,23 +153,28 @@ def grouped_sql(sources: Mapping[str, str], dialect: Dialect, candidates: str) -
     order of the list is fixed (sorted text) so that every engine hands the judge the same
     Bundle; the assessment itself does not depend on it.
     """
-    keyed = []
-    for rtype, relation in sources.items():
-        if rtype == "Patient":
-            key = _json_text(dialect, "resource", "$.id")
-        else:
-            reference = (
-                f"coalesce({_json_text(dialect, 'resource', '$.subject.reference')}, "
-                f"{_json_text(dialect, 'resource', '$.patient.reference')})"
-            )
-            key = f"regexp_extract({reference}, {literal(_PATIENT_REFERENCE)}, 1)"
-        keyed.append(f"SELECT {key} AS patient, resource FROM {relation}")
+    keyed = [
+        f"SELECT {patient_key(dialect, rtype, 'resource')} AS patient, resource FROM {relation}"
+        for rtype, relation in sources.items()
+    ]
     resources = dialect.list_template.format(value="resource")
     return (
         f"SELECT patient, {resources} AS resources FROM ("
         + " UNION ALL ".join(keyed)
         + f") WHERE patient IN (SELECT patient FROM {candidates}) GROUP BY patient"
     )
+
+
+def patient_key(dialect: Dialect, rtype: str, column: str) -> str:
+    """The patient a resource of `rtype` in JSON text `column` belongs to, as the views'
+    `getReferenceKey(Patient)` reads it (a Patient's own id)."""
+    if rtype == "Patient":
+        return _json_text(dialect, column, "$.id")
+    reference = (
+        f"coalesce({_json_text(dialect, column, '$.subject.reference')}, "
+        f"{_json_text(dialect, column, '$.patient.reference')})"
+    )
+    return f"regexp_extract({reference}, {literal(_PATIENT_REFERENCE)}, 1)"
 
 
 def _json_text(dialect: Dialect, column: str, path: str) -> str:

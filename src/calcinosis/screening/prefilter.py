@@ -1,0 +1,67 @@
+r"""A cheap test on the raw NDJSON lines that spares DuckDB's views most of the export.
+
+The views parse each resource several times over; a regular expression reads a line once. A
+line can set a narrowing flag only when its JSON text holds, for some phrase of some pattern,
+one of the phrase's words (case-folded, at word edges), or one of the codes (with dots
+anywhere), or an attachment's `"data"` (base64, which only the views decode). So the views
+need only the lines that pass: the test is loose, never drops a line the views would flag.
+
+- One word per phrase: the views join several fields before matching, so a phrase may
+  straddle two fields, but each of its words sits inside one.
+- A JSON escape before a word (`\n`) ends in a letter, so it counts as a word edge; a line
+  holding a `\u` escape (a letter may hide behind one) always passes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from calcinosis.screening.narrowing import Narrowing, Patterns
+
+_EDGE_BEFORE = r"(?:^|[^a-z0-9]|\\[a-z])"
+_EDGE_AFTER = r"(?:[^a-z0-9]|$)"
+_ESCAPE = r"\u"
+_ATTACHMENT = '"data"'
+
+
+def line_pattern(narrowing: Narrowing) -> str:
+    """One RE2 pattern a JSON line must match to be able to set any narrowing flag."""
+    patterns = narrowing.patterns
+    words = _one_word_each(p for patterns_ in patterns for p in patterns_.phrases)
+    codes = sorted({c for p in patterns for c in _codes(p)})
+    alternatives = []
+    if words:
+        alternatives.append(_EDGE_BEFORE + "(?:" + "|".join(words) + ")" + _EDGE_AFTER)
+    alternatives += ["(?:" + r"\.?".join(re.escape(ch) for ch in code) + ")" for code in codes]
+    return "(?i)(?:" + "|".join(alternatives) + ")" if alternatives else "x^"
+
+
+def keep_sql(column: str, narrowing: Narrowing) -> str:
+    return (
+        f"(contains({column}, {_text(_ESCAPE)}) OR contains({column}, {_text(_ATTACHMENT)}) "
+        f"OR regexp_matches({column}, {_text(line_pattern(narrowing))}))"
+    )
+
+
+def _one_word_each(phrases: Iterable[str]) -> list[str]:
+    """A word of every phrase, as RE2: shorter phrases first, reusing a word already chosen,
+    else the phrase's longest word (longer words are rarer in other text)."""
+    chosen: list[str] = []
+    for phrase in sorted(set(phrases), key=lambda p: (len(p.split()), len(p), p)):
+        words = phrase.split()
+        if not any(w in chosen for w in words):
+            chosen.append(max(words, key=len))
+    return sorted(
+        {re.escape(w.rstrip("*")) + ("[a-z0-9]*" if w.endswith("*") else "") for w in chosen},
+        key=lambda w: (-len(w), w),
+    )
+
+
+def _codes(patterns: Patterns) -> Iterable[str]:
+    return (*patterns.codes, *patterns.code_prefixes)
+
+
+def _text(text: str) -> str:
+    """A DuckDB string literal (which reads backslashes as themselves)."""
+    return "'" + text.replace("'", "''") + "'"
