@@ -51,15 +51,17 @@ def test_acne_gate_and_its_sources_follow_the_suspicion_rules() -> None:
     assert "consistency-soft" not in SOURCE_CONCEPTS  # soft papules only lower suspicion
 
 
-def test_each_feature_needs_all_its_groups() -> None:
-    # a failed isotretinoin course needs the drug and a word of non-response, both
-    concepts = [[N.groups[i].concepts for i in need] for need in N.pillars]
-    assert [frozenset({"isotretinoin"}), frozenset()] in concepts
-    words = next(N.groups[i] for i in N.pillars[1] if not N.groups[i].concepts)
+def test_each_feature_needs_all_its_terms() -> None:
+    def concepts(feature: tuple[int, ...]) -> list[list[frozenset[str]]]:
+        return [[N.groups[g].concepts for g in N.terms[t]] for t in feature]
+
+    # a failed isotretinoin course needs the drug and a word of non-response in one resource
+    assert [[frozenset({"isotretinoin"}), frozenset()]] in [concepts(p) for p in N.pillars]
+    words = next(N.groups[g] for t in N.pillars[1] for g in N.terms[t] if not N.groups[g].concepts)
     assert {"no response", "partial", "not"} <= set(words.phrases)
     # an oral antibiotic with a topical cue is read as a topical treatment (fhir/ingest.py)
-    topical = [N.groups[i].concepts for need in N.supporting for i in need]
-    assert any({"topical-acne-treatment", "oral-antibiotic"} <= c for c in topical)
+    drugs = [c for feature in N.supporting for term in concepts(feature) for c in term]
+    assert any({"topical-acne-treatment", "oral-antibiotic"} <= c for c in drugs)
     # `moderate` needs 1 pillar or 4 supporting features, of which a long acne history is
     # free: 3 must be found in the record
     assert (N.pillars_needed, N.supporting_needed) == (1, 3)

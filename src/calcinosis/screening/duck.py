@@ -7,12 +7,13 @@ decide the memory used; candidates are judged in worker processes as their batch
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -30,25 +31,54 @@ BATCH_PATIENTS = 512
 MEMORY_LIMIT = "1GB"
 
 
+class _Pool(NamedTuple):
+    executor: cf.ProcessPoolExecutor
+    in_flight: int  # batches handed out before waiting for one: keeps memory bounded
+
+
 def screen(export: Export, job: Job, progress: Progress, workers: int | None = None) -> Judged:
     workers = workers or os.cpu_count() or 1
-    with tempfile.TemporaryDirectory(prefix="calcinosis-duckdb-") as spill:
-        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
-        try:
-            con.execute("SET preserve_insertion_order = false")
-            return _run(con, export, job, progress, workers)
-        except duckdb.Error as exc:
-            raise ExportError(f"the export could not be read: {_first_line(exc)}") from exc
-        except BrokenProcessPool as exc:
-            raise EngineUnavailableError(
-                "a judging process stopped unexpectedly (out of memory?); rerun with --workers 1"
-            ) from exc
-        finally:
-            con.close()
+    try:
+        with (
+            _judging_pool(job, workers) as pool,
+            tempfile.TemporaryDirectory(prefix="calcinosis-duckdb-") as spill,
+        ):
+            con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+            try:
+                con.execute("SET preserve_insertion_order = false")
+                return _run(con, export, job, progress, pool)
+            except duckdb.Error as exc:
+                raise ExportError(f"the export could not be read: {_first_line(exc)}") from exc
+            finally:
+                con.close()
+    except BrokenProcessPool as exc:
+        raise EngineUnavailableError(
+            "a judging process stopped unexpectedly (out of memory?); rerun with --workers 1"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _judging_pool(job: Job, workers: int) -> Iterator[_Pool | None]:
+    """Worker processes that judge candidates, started at once so that they load the
+    knowledge while DuckDB narrows; none for one worker (judged in this process)."""
+    if workers <= 1:
+        yield None
+        return
+    # spawn, not fork: DuckDB's threads will be running in this process
+    context = multiprocessing.get_context("spawn")
+    init = (job.knowledge_dir, job.as_of.isoformat())
+    with cf.ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=init) as pool:
+        for _ in range(workers):
+            pool.submit(_ready)
+        yield _Pool(pool, in_flight=2 * workers)
 
 
 def _run(
-    con: duckdb.DuckDBPyConnection, export: Export, job: Job, progress: Progress, workers: int
+    con: duckdb.DuckDBPyConnection,
+    export: Export,
+    job: Job,
+    progress: Progress,
+    pool: _Pool | None,
 ) -> Judged:
     progress.phase("Reading the export and narrowing it")
     narrow = narrowing(job.knowledge)
@@ -77,7 +107,7 @@ def _run(
     total = _count(con, "SELECT count(*) FROM candidates")
     progress.phase("Judging candidates", total)
     reader = con.sql(grouped_sql(sources, DUCKDB, "candidates")).to_arrow_reader(BATCH_PATIENTS)
-    verdicts = list(_judge(_batches(reader), job, progress, workers))
+    verdicts = list(_judge(_batches(reader), job, progress, pool))
     return Judged(patients=patients, verdicts=verdicts)
 
 
@@ -92,24 +122,23 @@ def _batches(reader: Any) -> Iterator[list[tuple[str, list[str]]]]:
 
 
 def _judge(
-    batches: Iterator[list[tuple[str, list[str]]]], job: Job, progress: Progress, workers: int
+    batches: Iterator[list[tuple[str, list[str]]]],
+    job: Job,
+    progress: Progress,
+    pool: _Pool | None,
 ) -> Iterator[Verdict]:
-    if workers <= 1:
+    if pool is None:
         for batch in batches:
             yield from judge_all(batch, job.as_of, job.knowledge, job.policy)
             progress.advance(len(batch))
         return
-    # spawn, not fork: DuckDB's threads are running in this process
-    context = multiprocessing.get_context("spawn")
-    init = (job.knowledge_dir, job.as_of.isoformat())
-    with cf.ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=init) as pool:
-        pending: set[cf.Future[list[dict[str, Any]]]] = set()
-        for batch in batches:
-            pending.add(pool.submit(_judge_in_worker, batch))
-            if len(pending) >= 2 * workers:  # keep memory bounded: wait for one to finish
-                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                yield from _collect(done, progress)
-        yield from _collect(pending, progress)
+    pending: set[cf.Future[list[dict[str, Any]]]] = set()
+    for batch in batches:
+        pending.add(pool.executor.submit(_judge_in_worker, batch))
+        if len(pending) >= pool.in_flight:
+            done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            yield from _collect(done, progress)
+    yield from _collect(pending, progress)
 
 
 def _collect(
@@ -129,6 +158,10 @@ def _start_worker(knowledge_dir: str, as_of: str) -> None:
 
     kb = load_knowledge(knowledge_dir)
     _WORKER.update(kb=kb, policy=load_policy(kb), as_of=dt.date.fromisoformat(as_of))
+
+
+def _ready() -> None:
+    """Nothing: submitted once per worker so that the pool starts them all now."""
 
 
 def _judge_in_worker(batch: list[tuple[str, list[str]]]) -> list[dict[str, Any]]:

@@ -8,9 +8,10 @@ A worklist row needs a DCC suspicion of at least `moderate` or a calcinosis type
 - a suspicion level needs the `applies` rule (an acne history), and `moderate` needs
   `moderate_pillars` pillars or `moderate_supporting` supporting features. Each pillar and
   supporting feature is traced to what the record must mention for it to hold: groups of
-  concepts, all of which it needs ("groups" below). A failed or partly helpful treatment needs
-  the drug and a word of non-response or of negation. Features that follow from the acne
-  history or the sites alone ("free", e.g. a long acne history) are counted as held.
+  concepts, all of which it needs. A failed or partly helpful treatment needs the drug and a
+  word of non-response or of negation in one resource (a statement and its note, or one clinic
+  note), as the ingest reads them. Features that follow from the acne history or the sites
+  alone ("free", e.g. a long acne history) are counted as held.
 
 The test is deliberately loose: codes are matched without their systems, words without
 negation, and a feature's groups anywhere in the record, so it can only let too many patients
@@ -50,7 +51,10 @@ _GAP = "[^a-z0-9]+"
 _EDGE_BEFORE = "(?:^|[^a-z0-9])"
 _EDGE_AFTER = "(?:[^a-z0-9]|$)"
 
-Need = tuple[frozenset[str], ...]  # groups of concepts, each needed (one concept of it)
+# What a rule needs from the record: terms, all of them; a term is groups of concepts that
+# must all appear in one resource (a concept of each group).
+Term = tuple[frozenset[str], ...]
+Need = tuple[Term, ...]
 
 
 class NarrowingError(ValueError):
@@ -75,12 +79,14 @@ class Patterns:
 @dataclass(frozen=True, slots=True)
 class Narrowing:
     """A patient is a candidate with `evidence`, or with `acne` and either `pillars_needed` of
-    the pillars or `supporting_needed` of the supporting features, each feature given as the
-    indexes of the `groups` it needs, all of them."""
+    the pillars or `supporting_needed` of the supporting features. A feature is the indexes of
+    the `terms` it needs, all of them; a term holds when one resource matches each of its
+    `groups` (indexes into `groups`)."""
 
     evidence: Patterns
     acne: Patterns
     groups: tuple[Patterns, ...]
+    terms: tuple[tuple[int, ...], ...]
     pillars: tuple[tuple[int, ...], ...]
     pillars_needed: int
     supporting: tuple[tuple[int, ...], ...]
@@ -103,14 +109,16 @@ def narrowing(kb: Knowledge) -> Narrowing:
     levels = kb.suspicion["levels"]
     pillars, pillars_needed = _features(kb, "pillars", levels["moderate_pillars"])
     supporting, supporting_needed = _features(kb, "supporting", levels["moderate_supporting"])
-    groups = list(dict.fromkeys(g for need in (*pillars, *supporting) for g in need))
+    terms = list(dict.fromkeys(t for need in (*pillars, *supporting) for t in need))
+    groups = list(dict.fromkeys(g for term in terms for g in term))
     return Narrowing(
         evidence=_patterns(kb, _closure(kb, evidence)),
         acne=_patterns(kb, _closure(kb, acne)),
         groups=tuple(_group_patterns(kb, g) for g in groups),
-        pillars=tuple(tuple(groups.index(g) for g in need) for need in pillars),
+        terms=tuple(tuple(groups.index(g) for g in term) for term in terms),
+        pillars=tuple(tuple(terms.index(t) for t in need) for need in pillars),
         pillars_needed=pillars_needed,
-        supporting=tuple(tuple(groups.index(g) for g in need) for need in supporting),
+        supporting=tuple(tuple(terms.index(t) for t in need) for need in supporting),
         supporting_needed=supporting_needed,
     )
 
@@ -142,25 +150,29 @@ def _features(kb: Knowledge, part: str, moderate: int) -> tuple[list[Need], int]
 
 
 def _need(kb: Knowledge, rule: Rule) -> Need:
-    """The groups the rule cannot hold without (none when it can hold on acne alone)."""
+    """The terms the rule cannot hold without (none when it can hold on acne alone)."""
     when: When = rule.when
-    groups: list[frozenset[str]] = []
+    terms: list[Term] = []
     for signal in when.all:
         if signal not in _NOT_TRACED:
-            groups.extend(_trace(kb, signal))
+            terms.extend(_trace(kb, signal))
     if when.any:
         options = [_trace(kb, s) for s in when.any]
         if all(options):
-            groups.extend(_either(options))
-    return tuple(dict.fromkeys(groups))
+            terms.extend(_either(options))
+    return tuple(dict.fromkeys(terms))
 
 
 def _either(options: list[Need]) -> Need:
-    """A loosening of "one of these needs": group by group when they line up (one drug or
-    another, and the treatment words), else any concept of their first groups."""
-    if len({len(o) for o in options}) == 1:
-        return tuple(frozenset().union(*parts) for parts in zip(*options, strict=True))
-    return (frozenset().union(*(o[0] for o in options)),)
+    """A loosening of "one of these needs": group by group when they have one shape (one drug
+    or another, with the treatment words), else any concept of their first groups."""
+    shapes = {tuple(len(term) for term in option) for option in options}
+    if len(shapes) == 1:
+        return tuple(
+            tuple(frozenset().union(*groups) for groups in zip(*terms, strict=True))
+            for terms in zip(*options, strict=True)
+        )
+    return ((frozenset().union(*(option[0][0] for option in options)),),)
 
 
 def _trace(kb: Knowledge, signal: str) -> Need:
@@ -168,16 +180,18 @@ def _trace(kb: Knowledge, signal: str) -> Need:
         return ()
     signal = signal.removeprefix("absent:")
     if signal in _read_from_record(kb):
-        return (frozenset({signal}),)
+        return ((frozenset({signal}),),)
     if signal in _LESION_SOURCES:
         sources = frozenset(_LESION_SOURCES[signal])
         if not sources <= _read_from_record(kb):  # a renamed concept must not narrow silently
             raise NarrowingError(f"{signal} is traced to concepts the knowledge no longer has")
-        return (sources,)
+        return ((sources,),)
     treatment = _TREATMENT.match(signal)
     if treatment and treatment.group(1) in kb.concepts:
-        drug = treatment.group(1)
-        return (frozenset({drug, *_READ_AS.get(drug, ())}), frozenset({_TREATMENT_WORDS}))
+        # the ingest reads a response where it reads the drug: in the statement or request
+        # itself, or in the note that names it (fhir/ingest.py, core/notes.py)
+        drug = frozenset({treatment.group(1), *_READ_AS.get(treatment.group(1), ())})
+        return ((drug, frozenset({_TREATMENT_WORDS})),)
     raise NarrowingError(
         f"screening cannot trace the signal {signal!r} to the record; "
         "teach calcinosis/screening/narrowing.py where it comes from"

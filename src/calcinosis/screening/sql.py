@@ -67,7 +67,7 @@ def narrowing_steps(
 
     `facts` maps each compiled facts relation to its column names (`patient`, `code_*`,
     `text_*`, `attachment_data`). Each row's codes and words are read once; the features'
-    groups are matched only for acne patients without evidence, the few that need them.
+    terms are matched only for acne patients without evidence, the few that need them.
     """
     rows = [_narrowing_row(relation, columns, dialect) for relation, columns in facts.items()]
     if not rows:
@@ -79,14 +79,15 @@ def narrowing_steps(
             ("acne", narrowing.acne, " OR undecodable"),
         )
     )
-    groups = ", ".join(
-        f"bool_or({_flag(dialect, p)}) AS g{i}" for i, p in enumerate(narrowing.groups)
+    terms = ", ".join(
+        "bool_or(" + " AND ".join(_flag(dialect, narrowing.groups[g]) for g in term) + f") AS t{i}"
+        for i, term in enumerate(narrowing.terms)
     )
     features = (
-        f"SELECT patient FROM (SELECT patient, {groups} FROM narrowing_rows WHERE patient IN "
+        f"SELECT patient FROM (SELECT patient, {terms} FROM narrowing_rows WHERE patient IN "
         "(SELECT patient FROM narrowing_gate WHERE acne AND NOT evidence) GROUP BY patient) "
         f"WHERE {_enough_features(narrowing)}"
-        if groups
+        if terms
         else "SELECT patient FROM narrowing_gate WHERE false"
     )
     return [
@@ -125,10 +126,10 @@ def _flag(dialect: Dialect, patterns: Patterns) -> str:
 
 
 def _enough_features(narrowing: Narrowing) -> str:
-    """The narrowing's test for an acne patient over the per-patient flags `g<i>`."""
+    """The narrowing's test for an acne patient over the per-patient flags `t<i>`."""
 
     def enough(features: Sequence[Sequence[int]], needed: int) -> str:
-        held = [" AND ".join(f"g{i}" for i in groups) for groups in features]
+        held = [" AND ".join(f"t{i}" for i in terms) for terms in features]
         count = " + ".join(f"CAST(({h}) AS INT)" for h in held) or "0"
         return f"({count}) >= {needed}"
 

@@ -1,0 +1,163 @@
+"""The raw-line test DuckDB runs before the views (prefilter.py) never drops a line the views
+would flag: whatever a view's row matches (in any pattern of the narrowing), its JSON line passes,
+whatever the casing, the JSON escapes, or the field a phrase starts or ends in."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import calcinosis
+from calcinosis.screening.engine import load_views
+from calcinosis.screening.narrowing import narrowing
+from calcinosis.screening.prefilter import keep_sql, line_pattern
+from calcinosis.screening.sof.compiler import compile_view
+from calcinosis.screening.sql import DUCKDB, narrowing_steps
+
+KB = calcinosis.load_knowledge()
+N = narrowing(KB)
+VIEWS = load_views(KB)
+CON = duckdb.connect()
+CON.execute("CREATE TABLE lines (resource VARCHAR)")
+FACTS = {}
+for _rtype in ("Observation", "MedicationStatement", "Condition"):
+    _compiled = compile_view(VIEWS[_rtype], "duckdb", "lines")
+    CON.execute(f"CREATE VIEW facts_{_rtype} AS {_compiled.sql}")
+    FACTS[f"facts_{_rtype}"] = [name for name, _ in _compiled.columns]
+# the first step is the row each facts relation gives the narrowing: patient, codes, words
+ROWS = narrowing_steps(FACTS, DUCKDB, N)[0][1]
+KEEP = f"SELECT {keep_sql('resource', N)} FROM lines"
+
+WORDS = sorted({w.rstrip("*") for p in N.patterns for phrase in p.phrases for w in phrase.split()})
+NOISE = ["the", "papules", "on", "cheeks", "µmol", "café", "x"]
+GAPS = [" ", ", ", "\n", '"', "\\", "/", "\t", " – ", "é"]
+
+
+def _flagged(line: str) -> tuple[bool, bool]:
+    """(whether the views' rows match a narrowing pattern, whether the raw test keeps it)."""
+    CON.execute("DELETE FROM lines")
+    CON.execute("INSERT INTO lines VALUES (?)", [line])
+    rows = CON.execute(f"SELECT codes, words FROM ({ROWS})").fetchall()
+    flagged = any(
+        re.search(p.text_pattern, words or "") or re.search(p.codes_pattern, codes or "")
+        for codes, words in rows
+        for p in N.patterns
+    )
+    kept = CON.execute(KEEP).fetchall()[0][0]
+    return flagged, bool(kept)
+
+
+def _resource(kind: str, first: str, second: str, code: str) -> dict[str, Any]:
+    subject = {"reference": "Patient/p1"}
+    if kind == "Observation":
+        return {
+            "resourceType": "Observation",
+            "subject": subject,
+            "code": {"text": first, "coding": [{"code": code, "display": second}]},
+            "valueString": second,
+        }
+    if kind == "MedicationStatement":
+        return {
+            "resourceType": "MedicationStatement",
+            "subject": subject,
+            "medicationCodeableConcept": {"text": first, "coding": [{"code": code}]},
+            "note": [{"text": second}],
+        }
+    return {
+        "resourceType": "Condition",
+        "subject": subject,
+        "code": {"text": first, "coding": [{"code": code}]},
+        "note": [{"text": second}],
+    }
+
+
+_TEXT = st.lists(st.sampled_from(WORDS + NOISE), min_size=1, max_size=4).flatmap(
+    lambda words: st.tuples(st.just(words), st.lists(st.sampled_from(GAPS), min_size=len(words)))
+)
+_CODES = sorted({c for p in N.patterns for c in (*p.codes, *p.code_prefixes)})
+
+
+def _text(parts: tuple[list[str], list[str]], upper: bool) -> str:
+    words, gaps = parts
+    text = "".join(w + g for w, g in zip(words, gaps, strict=False)).strip()
+    return text.upper() if upper else text
+
+
+def _code(code: str, dot: int) -> str:
+    return code[:dot] + "." + code[dot:] if 0 < dot < len(code) else code
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["Observation", "MedicationStatement", "Condition"]),
+    _TEXT,
+    _TEXT,
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([*_CODES, "I10", "E11.9"]),
+    st.integers(0, 4),
+)
+def test_the_raw_test_keeps_every_line_the_views_flag(
+    kind: str,
+    first: tuple[list[str], list[str]],
+    second: tuple[list[str], list[str]],
+    upper: bool,
+    ascii_only: bool,
+    code: str,
+    dot: int,
+) -> None:
+    resource = _resource(kind, _text(first, upper), _text(second, False), _code(code, dot))
+    line = json.dumps(resource, ensure_ascii=ascii_only, separators=(",", ":"))
+    flagged, kept = _flagged(line)
+    assert kept or not flagged, line
+
+
+def test_a_phrase_split_across_two_fields_still_passes() -> None:
+    # the views join the fields with a space: "acoustic" + "shadow" reads as "acoustic shadow"
+    alone = {phrase for p in N.patterns for phrase in p.phrases if " " not in phrase}
+    phrases = [
+        phrase.split()
+        for p in N.patterns
+        for phrase in p.phrases
+        if len(phrase.split()) == 2 and not set(phrase.split()) & alone and "*" not in phrase
+    ]
+    assert len(phrases) > 10
+    for first, second in phrases:
+        line = json.dumps(_resource("Observation", f"seen {first}", f"{second} here", "x"))
+        assert _flagged(line) == (True, True), line
+
+
+def test_escapes_before_a_word_count_as_an_edge() -> None:
+    line = json.dumps(_resource("Observation", "exam", "chalky\nmaterial\\hard", "x"))
+    assert "\\nmaterial" in line
+    assert _flagged(line) == (True, True)
+
+
+def test_ordinary_lines_are_dropped() -> None:
+    # the point of the test: most of an export never reaches the views
+    lab = _resource("Observation", "Creatinine", "Creatinine [Moles/volume] in Serum", "2160-0")
+    lab["valueQuantity"] = {"value": 67, "unit": "umol/L"}
+    assert _flagged(json.dumps(lab)) == (False, False)
+    drug = _resource("MedicationStatement", "Ramipril 5 mg", "Taken daily", "1234")
+    assert _flagged(json.dumps(drug)) == (False, False)
+
+
+def test_a_line_with_a_unicode_escape_or_an_attachment_always_passes() -> None:
+    # a letter may hide behind \u0068; base64 text is read only by the views
+    escaped = '{"resourceType":"Observation","valueString":"\\u0068ard"}'
+    attachment = '{"resourceType":"DocumentReference","content":[{"attachment":{"data":"aGk="}}]}'
+    for line in (escaped, attachment):
+        CON.execute("DELETE FROM lines")
+        CON.execute("INSERT INTO lines VALUES (?)", [line])
+        assert CON.execute(KEEP).fetchall()[0][0] is True
+
+
+def test_codes_match_with_or_without_their_dots() -> None:
+    pattern = re.compile(line_pattern(N).removeprefix("(?i)"), re.IGNORECASE)
+    assert pattern.search('"code":"L94.2"') and pattern.search('"code":"L942"')
+    assert pattern.search('"code":"l70.0"')
