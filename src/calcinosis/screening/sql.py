@@ -29,6 +29,7 @@ class Dialect:
     base64_template: str  # {data}: decoded text, or NULL when it is not base64 UTF-8 text
     list_template: str  # {value}: the values of a group as a sorted list
     json_text_template: str  # {json} {path}: a JSON string member as text
+    starts_template: str  # {text} {prefix}: whether the text starts with the prefix
 
 
 DUCKDB = Dialect(
@@ -38,6 +39,7 @@ DUCKDB = Dialect(
     base64_template="try(decode(from_base64({data})))",
     list_template="list({value} ORDER BY {value})",
     json_text_template="json_extract_string({json}, {path})",
+    starts_template="starts_with({text}, {prefix})",
 )
 SPARK = Dialect(
     name="spark",
@@ -46,6 +48,7 @@ SPARK = Dialect(
     base64_template="try_to_binary({data}, 'base64')",
     list_template="array_sort(collect_list({value}))",
     json_text_template="get_json_object({json}, {path})",
+    starts_template="startswith({text}, {prefix})",
 )
 DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
 
@@ -152,30 +155,39 @@ def grouped_sql(sources: Mapping[str, str], dialect: Dialect, candidates: str) -
 
     `sources` maps resource types to relations with a `resource` column of JSON text. The
     order of the list is fixed (sorted text) so that every engine hands the judge the same
-    Bundle; the assessment itself does not depend on it.
+    Bundle; the assessment itself does not depend on it. `candidates` holds distinct keys.
     """
-    keyed = [
-        f"SELECT {patient_key(dialect, rtype, 'resource')} AS patient, resource FROM {relation}"
-        for rtype, relation in sources.items()
-    ]
+    keyed = [_keyed(dialect, rtype, relation) for rtype, relation in sources.items()]
     resources = dialect.list_template.format(value="resource")
     return (
-        f"SELECT patient, {resources} AS resources FROM ("
+        f"SELECT k.patient, {resources} AS resources FROM ("
         + " UNION ALL ".join(keyed)
-        + f") WHERE patient IN (SELECT patient FROM {candidates}) GROUP BY patient"
+        + f") k JOIN {candidates} c ON k.patient = c.patient GROUP BY k.patient"
     )
 
 
-def patient_key(dialect: Dialect, rtype: str, column: str) -> str:
-    """The patient a resource of `rtype` in JSON text `column` belongs to, as the views'
-    `getReferenceKey(Patient)` reads it (a Patient's own id)."""
+def _keyed(dialect: Dialect, rtype: str, relation: str) -> str:
+    """(patient, resource) for the resources of `rtype` in `relation`, the patient read as the
+    views' `getReferenceKey(Patient)` reads it (a Patient's own id). The common `Patient/<id>`
+    is cut without a regular expression; what that lets through beyond the views' key (an id
+    of the wrong syntax) matches no candidate, since candidates come from the views."""
     if rtype == "Patient":
-        return _json_text(dialect, column, "$.id")
+        return (
+            f"SELECT {_json_text(dialect, 'resource', '$.id')} AS patient, resource FROM {relation}"
+        )
     reference = (
-        f"coalesce({_json_text(dialect, column, '$.subject.reference')}, "
-        f"{_json_text(dialect, column, '$.patient.reference')})"
+        f"coalesce({_json_text(dialect, 'resource', '$.subject.reference')}, "
+        f"{_json_text(dialect, 'resource', '$.patient.reference')})"
     )
-    return f"regexp_extract({reference}, {literal(_PATIENT_REFERENCE)}, 1)"
+    plain = dialect.starts_template.format(text="r", prefix=literal("Patient/"))
+    key = (
+        f"CASE WHEN {plain} AND instr(r, '/_history') = 0 "
+        f"THEN substring(r, 9) ELSE regexp_extract(r, {literal(_PATIENT_REFERENCE)}, 1) END"
+    )
+    return (
+        f"SELECT {key} AS patient, resource FROM "
+        f"(SELECT {reference} AS r, resource FROM {relation})"
+    )
 
 
 def _json_text(dialect: Dialect, column: str, path: str) -> str:
