@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 import calcinosis
 from calcinosis.screening.engine import load_views
 from calcinosis.screening.narrowing import narrowing
-from calcinosis.screening.prefilter import keep_sql, line_pattern
+from calcinosis.screening.prefilter import keep_sql, line_pattern, telling_sql
 from calcinosis.screening.sof.compiler import compile_view
 from calcinosis.screening.sql import DUCKDB, narrowing_steps
 
@@ -161,3 +163,70 @@ def test_codes_match_with_or_without_their_dots() -> None:
     pattern = re.compile(line_pattern(N).removeprefix("(?i)"), re.IGNORECASE)
     assert pattern.search('"code":"L94.2"') and pattern.search('"code":"L942"')
     assert pattern.search('"code":"l70.0"')
+
+
+def _view(path: str) -> dict[str, Any]:
+    column = {"name": "x", "path": path}
+    return {
+        "resourceType": "ViewDefinition",
+        "resource": "Patient",
+        "select": [{"column": [column]}],
+    }
+
+
+def test_a_view_names_the_members_it_reads_or_says_it_reads_the_whole_resource() -> None:
+    assert compile_view(_view("name.family"), "duckdb", "src").members == ("name",)
+    assert compile_view(_view("getResourceKey()"), "spark", "src").members == ("id",)
+    assert compile_view(_view("exists()"), "duckdb", "src").members is None
+    members = compile_view(VIEWS["Observation"], "duckdb", "src").members
+    assert members is not None and {"subject", "code", "valueString", "note"} <= set(members)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Observation", "MedicationStatement", "Condition"]),
+            _TEXT,
+            _TEXT,
+            st.booleans(),
+            st.sampled_from([*_CODES, "I10"]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_resources_reduced_to_the_members_give_the_views_the_same_rows(
+    resources: list[
+        tuple[str, tuple[list[str], list[str]], tuple[list[str], list[str]], bool, str]
+    ],
+) -> None:
+    # what DuckDB's JSON reader keeps (telling_sql) gives each view the same rows as the whole
+    # resources, for every resource the views would flag
+    with tempfile.TemporaryDirectory() as folder:
+        by_type: dict[str, list[str]] = {}
+        for kind, first, second, ascii_only, code in resources:
+            resource = _resource(kind, _text(first, False), _text(second, False), code)
+            resource["status"] = "final"  # a member no view reads
+            line = json.dumps(resource, ensure_ascii=ascii_only)
+            by_type.setdefault(kind, []).append(line)
+        for kind, lines in by_type.items():
+            path = Path(folder) / f"{kind}.ndjson"
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            view = compile_view(VIEWS[kind], "duckdb", "reduced")
+            con = duckdb.connect()
+            files = f"['{path}']"
+            con.execute(f"CREATE VIEW reduced AS {telling_sql(files, view.members, N)}")
+            con.execute("CREATE TABLE whole (resource VARCHAR)")
+            con.executemany("INSERT INTO whole VALUES (?)", [[line] for line in lines])
+            full = compile_view(VIEWS[kind], "duckdb", "whole")
+            kept = sorted(map(repr, con.execute(view.sql).fetchall()))
+            every = sorted(map(repr, con.execute(full.sql).fetchall()))
+            flagged = [row for row in every if _row_flagged(row)]
+            assert set(flagged) <= set(kept) <= set(every)
+
+
+def _row_flagged(row: str) -> bool:
+    return any(re.search(p.text_pattern, row.lower()) for p in N.patterns) or any(
+        re.search(p.codes_pattern, row.upper().replace(".", "")) for p in N.patterns
+    )

@@ -19,12 +19,12 @@ import duckdb
 
 from calcinosis.core.knowledge import load_knowledge
 from calcinosis.errors import EngineUnavailableError, ExportError
-from calcinosis.screening.engine import Job, Judged, Progress, define_facts
+from calcinosis.screening.engine import Job, Judged, Progress, define_facts, view_members
 from calcinosis.screening.export import Export
 from calcinosis.screening.judge import Verdict, judge_all
 from calcinosis.screening.narrowing import narrowing
 from calcinosis.screening.policy import load_policy
-from calcinosis.screening.prefilter import keep_sql
+from calcinosis.screening.prefilter import telling_sql
 from calcinosis.screening.sql import DUCKDB, grouped_sql, literal, narrowing_steps
 
 BATCH_PATIENTS = 512
@@ -82,6 +82,7 @@ def _run(
 ) -> Judged:
     progress.phase("Reading the export and narrowing it")
     narrow = narrowing(job.knowledge)
+    members = view_members(job.knowledge, "duckdb")
     sources, telling = {}, {}
     for rtype, files in export.files.items():
         paths = "[" + ", ".join(literal(str(f)) for f in files) + "]"
@@ -90,14 +91,12 @@ def _run(
             f"FROM read_ndjson_objects({paths}, compression = 'auto_detect')"
         )
         sources[rtype] = f"src_{rtype}"
-        # the views read only the lines that may tell the narrowing something (prefilter.py)
+        # the views read only the resources that may tell the narrowing something
         telling[rtype] = sources[rtype]
-        if rtype != "Patient":
+        if rtype != "Patient" and rtype in members:
             telling[rtype] = f"telling_{rtype}"
-            con.execute(
-                f"CREATE VIEW telling_{rtype} AS SELECT resource FROM src_{rtype} "
-                f"WHERE {keep_sql('resource', narrow)}"
-            )
+            query = telling_sql(paths, members[rtype], narrow)
+            con.execute(f"CREATE VIEW telling_{rtype} AS {query}")
     facts = define_facts(
         job.knowledge, telling, "duckdb", lambda name, sql: _define(con, name, sql)
     )

@@ -80,6 +80,15 @@ def load_views(kb: Knowledge) -> dict[str, dict[str, Any]]:
     return views
 
 
+def view_members(kb: Knowledge, dialect: str) -> dict[str, tuple[str, ...] | None]:
+    """The top-level elements each screening view reads, by resource type (None: the whole
+    resource)."""
+    return {
+        rtype: compile_view(view, dialect, "resources").members
+        for rtype, view in load_views(kb).items()
+    }
+
+
 def define_facts(
     kb: Knowledge, sources: Mapping[str, str], dialect: str, define: Callable[[str, str], None]
 ) -> dict[str, list[str]]:

@@ -1,14 +1,18 @@
-r"""A cheap test on the raw NDJSON lines that spares DuckDB's views most of the export.
+r"""A cheap test on the NDJSON resources that spares DuckDB's views most of the export.
 
-The views parse each resource several times over; a regular expression reads a line once. A
-line can set a narrowing flag only when its JSON text holds, for some phrase of some pattern,
-one of the phrase's words (case-folded, at word edges), or one of the codes (with dots
-anywhere), or an attachment's `"data"` (base64, which only the views decode). So the views
-need only the lines that pass: the test is loose, never drops a line the views would flag.
+The views parse each resource several times over; a regular expression reads it once. A
+resource can set a narrowing flag only when the JSON text of what the view reads holds, for
+some phrase of some pattern, one of the phrase's words (case-folded, at word edges), or one of
+the codes (with dots anywhere), or an attachment's `"data"` (base64, which only the views
+decode). So the views need only the resources that pass: the test is loose, and never drops
+one the views would flag.
 
+- DuckDB's JSON reader keeps only the members a view reads (`CompiledView.members`): the test
+  reads those alone, and the view gets the resource reduced to them, which gives it the same
+  rows. A view that reads the whole resource gets whole lines, tested whole.
 - One word per phrase: the views join several fields before matching, so a phrase may
   straddle two fields, but each of its words sits inside one.
-- A JSON escape before a word (`\n`) ends in a letter, so it counts as a word edge; a line
+- A JSON escape before a word (`\n`) ends in a letter, so it counts as a word edge; text
   holding a `\u` escape (a letter may hide behind one) always passes.
 """
 
@@ -44,6 +48,29 @@ def keep_sql(column: str, narrowing: Narrowing) -> str:
     )
 
 
+def telling_sql(files: str, members: tuple[str, ...] | None, narrowing: Narrowing) -> str:
+    """The resources of the NDJSON `files` (a DuckDB list of paths) that may tell the narrowing
+    something, as a relation with a column `resource` of JSON text for a view that reads
+    `members` (or, when None, the whole resource). With members, DuckDB's JSON reader keeps
+    only them: the test reads those alone, and the view gets the resource reduced to them."""
+    if members is None:
+        return (
+            f"SELECT resource FROM (SELECT json::VARCHAR AS resource FROM "
+            f"read_ndjson_objects({files}, compression = 'auto_detect')) "
+            f"WHERE {keep_sql('resource', narrowing)}"
+        )
+    kept = ("resourceType", *members)
+    columns = ", ".join(f"{_text(m)}: {_text('JSON')}" for m in members)
+    said = ", ".join(f"CAST({_ident(m)} AS VARCHAR)" for m in members)
+    rebuilt = ", ".join(f"{_text(m)}, {_ident(m)}" for m in kept)
+    return (
+        f"SELECT json_object({rebuilt}) AS resource FROM (SELECT *, concat_ws(' ', {said}) "
+        f"AS said FROM read_json({files}, format = 'newline_delimited', "
+        f"compression = 'auto_detect', columns = {{'resourceType': 'VARCHAR', {columns}}})) "
+        f"WHERE {keep_sql('said', narrowing)}"
+    )
+
+
 def _one_word_each(phrases: Iterable[str]) -> list[str]:
     """A word of every phrase, as RE2: shorter phrases first, reusing a word already chosen,
     else the phrase's longest word (longer words are rarer in other text)."""
@@ -60,6 +87,10 @@ def _one_word_each(phrases: Iterable[str]) -> list[str]:
 
 def _codes(patterns: Patterns) -> Iterable[str]:
     return (*patterns.codes, *patterns.code_prefixes)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _text(text: str) -> str:

@@ -44,10 +44,13 @@ SOURCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 @dataclass(frozen=True, slots=True)
 class CompiledView:
-    """The SQL of a view and its output columns as (name, FHIR type), in order."""
+    """The SQL of a view and its output columns as (name, FHIR type), in order. `members` are
+    the top-level elements of the resource the view reads (besides `resourceType`), or None
+    when it reads the resource as a whole: a resource reduced to them gives the same rows."""
 
     sql: str
     columns: list[tuple[str, str]]
+    members: tuple[str, ...] | None = None
 
 
 def compile_view(view: dict[str, Any], dialect: str, source: str) -> CompiledView:
@@ -118,7 +121,12 @@ class _Compiler:
             )
             body = f"SELECT {columns} FROM __rows{joins}"
         sql = "WITH " + ",\n".join(ctes) + "\n" + body
-        return CompiledView(sql, [(c.name, self.types[c.name]) for c in self.view.columns])
+        whole = any(d.root in part for part in (*ctes[1:], body))
+        return CompiledView(
+            sql,
+            [(c.name, self.types[c.name]) for c in self.view.columns],
+            None if whole else tuple(members),
+        )
 
     def select(self, select: Select, scope: Scope) -> _Rows:
         d, env = self.d, self.env
