@@ -1,6 +1,6 @@
-"""The raw-line test DuckDB runs before the views (prefilter.py) never drops a line the views
-would flag: whatever a view's row matches (in any pattern of the narrowing), its JSON line passes,
-whatever the casing, the JSON escapes, or the field a phrase starts or ends in."""
+"""The raw-text test DuckDB runs before the views (prefilter.py) never drops a resource whose
+row counts for the narrowing (evidence, acne, or every group of a feature's term), whatever the
+casing, the JSON escapes, or the field a phrase starts or ends in."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import calcinosis
 from calcinosis.screening.engine import load_views
-from calcinosis.screening.narrowing import narrowing
+from calcinosis.screening.narrowing import Patterns, narrowing
 from calcinosis.screening.prefilter import keep_sql, line_pattern, telling_sql
 from calcinosis.screening.sof.compiler import compile_view
 from calcinosis.screening.sql import DUCKDB, narrowing_steps
@@ -45,13 +45,23 @@ def _flagged(line: str) -> tuple[bool, bool]:
     CON.execute("DELETE FROM lines")
     CON.execute("INSERT INTO lines VALUES (?)", [line])
     rows = CON.execute(f"SELECT codes, words FROM ({ROWS})").fetchall()
-    flagged = any(
-        re.search(p.text_pattern, words or "") or re.search(p.codes_pattern, codes or "")
-        for codes, words in rows
-        for p in N.patterns
-    )
+    flagged = any(_needed(codes or "", words or "") for codes, words in rows)
     kept = CON.execute(KEEP).fetchall()[0][0]
     return flagged, bool(kept)
+
+
+def _needed(codes: str, words: str) -> bool:
+    """Whether a row of the narrowing counts: it matches evidence or acne, or every group of
+    one of the features' terms."""
+
+    def matches(p: Patterns) -> bool:
+        return bool(re.search(p.text_pattern, words) or re.search(p.codes_pattern, codes))
+
+    return (
+        matches(N.evidence)
+        or matches(N.acne)
+        or any(all(matches(N.groups[g]) for g in term) for term in N.terms)
+    )
 
 
 def _resource(kind: str, first: str, second: str, code: str) -> dict[str, Any]:
@@ -121,10 +131,11 @@ def test_the_raw_test_keeps_every_line_the_views_flag(
 
 def test_a_phrase_split_across_two_fields_still_passes() -> None:
     # the views join the fields with a space: "acoustic" + "shadow" reads as "acoustic shadow"
+    counting = [N.evidence, N.acne, *(N.groups[t[0]] for t in N.terms if len(t) == 1)]
     alone = {phrase for p in N.patterns for phrase in p.phrases if " " not in phrase}
     phrases = [
         phrase.split()
-        for p in N.patterns
+        for p in counting
         for phrase in p.phrases
         if len(phrase.split()) == 2 and not set(phrase.split()) & alone and "*" not in phrase
     ]
@@ -147,6 +158,15 @@ def test_ordinary_lines_are_dropped() -> None:
     assert _flagged(json.dumps(lab)) == (False, False)
     drug = _resource("MedicationStatement", "Ramipril 5 mg", "Taken daily", "1234")
     assert _flagged(json.dumps(drug)) == (False, False)
+    # a response counts only with the drug it is about (a term of two groups)
+    other = _resource("MedicationStatement", "Ramipril", "Treatment response: not-applicable", "1")
+    assert _flagged(json.dumps(other)) == (False, False)
+    alone = _resource("MedicationStatement", "Isotretinoin 20 mg", "Taken daily", "1")
+    assert _flagged(json.dumps(alone)) == (False, False)
+    failed = _resource(
+        "MedicationStatement", "Isotretinoin", "Treatment response: no response", "1"
+    )
+    assert _flagged(json.dumps(failed)) == (True, True)
 
 
 def test_a_line_with_a_unicode_escape_or_an_attachment_always_passes() -> None:
@@ -227,6 +247,4 @@ def test_resources_reduced_to_the_members_give_the_views_the_same_rows(
 
 
 def _row_flagged(row: str) -> bool:
-    return any(re.search(p.text_pattern, row.lower()) for p in N.patterns) or any(
-        re.search(p.codes_pattern, row.upper().replace(".", "")) for p in N.patterns
-    )
+    return _needed(row.upper().replace(".", ""), row.lower())

@@ -30,22 +30,47 @@ _ATTACHMENT = '"data"'
 
 
 def line_pattern(narrowing: Narrowing) -> str:
-    """One RE2 pattern a JSON line must match to be able to set any narrowing flag."""
-    patterns = narrowing.patterns
-    words = _one_word_each(p for patterns_ in patterns for p in patterns_.phrases)
-    codes = sorted({c for p in patterns for c in _codes(p)})
+    """One RE2 pattern a resource's text must match to be able to set any narrowing flag."""
+    return _alternation(narrowing.patterns)
+
+
+def keep_sql(column: str, narrowing: Narrowing) -> str:
+    """Whether the JSON text in `column` may set a narrowing flag: it must match the pattern of
+    them all, and then one that can flag alone (evidence, acne, a one-group term), or every
+    group of a term of several (a drug and a word of non-response: cheap to ask of the few
+    that pass the first test, and most of those are other drugs "not" in need of a response)."""
+    alone = [narrowing.evidence, narrowing.acne]
+    several = [term for term in narrowing.terms if len(term) > 1]
+    if len({len(term) for term in several}) > 1:  # no common shape: each group flags alone
+        alone += narrowing.groups
+        several = []
+    alone += [narrowing.groups[term[0]] for term in narrowing.terms if len(term) == 1]
+    test = f"regexp_matches({column}, {_text(line_pattern(narrowing))})"
+    if several:
+        # a term's groups by position, merged across terms: a loosening of "one term's all"
+        together = [
+            _alternation(narrowing.groups[term[i]] for term in several)
+            for i in range(len(several[0]))
+        ]
+        each = " AND ".join(f"regexp_matches({column}, {_text(r)})" for r in together)
+        test += f" AND (regexp_matches({column}, {_text(_alternation(alone))}) OR ({each}))"
+    return (
+        f"(contains({column}, {_text(_ESCAPE)}) OR contains({column}, {_text(_ATTACHMENT)}) "
+        f"OR ({test}))"
+    )
+
+
+def _alternation(patterns: Iterable[Patterns]) -> str:
+    """An RE2 pattern that matches text whenever one of the patterns' phrases or codes is in
+    it: one word of each phrase, at word edges, any case; codes with dots anywhere."""
+    chosen = list(patterns)
+    words = _one_word_each(phrase for p in chosen for phrase in p.phrases)
+    codes = sorted({c for p in chosen for c in _codes(p)})
     alternatives = []
     if words:
         alternatives.append(_EDGE_BEFORE + "(?:" + "|".join(words) + ")" + _EDGE_AFTER)
     alternatives += ["(?:" + r"\.?".join(re.escape(ch) for ch in code) + ")" for code in codes]
     return "(?i)(?:" + "|".join(alternatives) + ")" if alternatives else "x^"
-
-
-def keep_sql(column: str, narrowing: Narrowing) -> str:
-    return (
-        f"(contains({column}, {_text(_ESCAPE)}) OR contains({column}, {_text(_ATTACHMENT)}) "
-        f"OR regexp_matches({column}, {_text(line_pattern(narrowing))}))"
-    )
 
 
 def telling_sql(files: str, members: tuple[str, ...] | None, narrowing: Narrowing) -> str:
