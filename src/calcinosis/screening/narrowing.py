@@ -14,9 +14,9 @@ A worklist row needs a DCC suspicion of at least `moderate` or a calcinosis type
   alone ("free", e.g. a long acne history) are counted as held.
 
 The test is deliberately loose: codes are matched without their systems, words without
-negation, and a feature's groups anywhere in the record, so it can only let too many patients
-through, never too few. Candidates are patients with evidence, or with acne and enough pillars
-or supporting features whose groups all appear.
+negation, and the terms of a feature anywhere in the record, so it can only let too many
+patients through, never too few. Candidates are patients with evidence, or with acne and
+enough pillars or supporting features whose terms all appear.
 """
 
 from __future__ import annotations
