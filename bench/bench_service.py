@@ -75,6 +75,18 @@ def main() -> None:
         report_server_side(log)
 
 
+def hook_request(service: dict[str, Any], resources: list[Any], patient_id: str) -> bytes:
+    """A patient-view request for `patient_id`, its prefetch filled from `resources`."""
+    return json.dumps(
+        {
+            "hook": SERVICE_HOOK,
+            "hookInstance": str(uuid.uuid4()),
+            "context": {"userId": "Practitioner/bench", "patientId": patient_id},
+            "prefetch": prefetch_for(service, resources, patient_id),
+        }
+    ).encode()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -103,14 +115,7 @@ async def run(base: str, rate: float, seconds: float, name: str, server_pid: int
     discovery = httpx.get(f"{base}/cds-services").json()["services"]
     service = next(s for s in discovery if s["hook"] == SERVICE_HOOK)
     url = f"{base}/cds-services/{service['id']}"
-    body = json.dumps(
-        {
-            "hook": SERVICE_HOOK,
-            "hookInstance": str(uuid.uuid4()),
-            "context": {"userId": "Practitioner/bench", "patientId": patient["id"]},
-            "prefetch": prefetch_for(service, resources, patient["id"]),
-        }
-    ).encode()
+    body = hook_request(service, resources, patient["id"])
     total = int(rate * seconds)
     tokens = sign_tokens(url, total + 1)
     print(f"Service {url}; {total} calls at {rate:g}/s over {seconds:g} s; body {len(body)} bytes")

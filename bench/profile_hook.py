@@ -30,7 +30,6 @@ import dataclasses
 import gc
 import io
 import json
-import logging
 import pstats
 import re
 import statistics
@@ -38,30 +37,28 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import jwt
 
-from calcinosis.cli.serve_cmd import LOG_FORMAT
+from calcinosis.cli.serve_cmd import configure_logging
 from calcinosis.registry.demo import served_database
 from calcinosis.web.app import create_app
 from calcinosis.web.context import context_of_app
 from calcinosis.web.settings import load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_cds_support import prefetch_for, vignette
+from test_cds_support import vignette
 
 # Tokens are signed exactly as the service benchmark signs them.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_service import ISSUER, sign_tokens
+from bench_service import ISSUER, SERVICE_HOOK, hook_request, sign_tokens
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SPEC = SHARED / "cdshooks" / "spec-2.0.1"
 SEED = "dev-seed-palanivel-2026"
-SERVICE_HOOK = "patient-view"
 BASE = "http://127.0.0.1:8765"
 WARM_CALLS = 50
 BATCHES = 10
@@ -135,13 +132,7 @@ def build_app(tmp: Path) -> tuple[Any, io.TextIOBase]:
     clients.write_text(json.dumps([{"iss": ISSUER, "jwks": jwks}]))
     # serve logs every request to stderr; here the lines go to a file, at the same cost.
     sink = (tmp / "server.log").open("w")
-    handler = logging.StreamHandler(sink)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    for name in ("calcinosis", "uvicorn.error"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+    configure_logging(sink)
     settings = load_settings({"public_url": BASE, "cds_clients": clients})
     database, _ = served_database(settings.database_url, demo=False)
     app = create_app(dataclasses.replace(settings, database_url=database))
@@ -162,14 +153,7 @@ async def patient_view_call(app: Any, name: str) -> tuple[Call, str, bytes]:
         sys.exit(f"discovery failed: {status}")
     service = next(s for s in json.loads(raw)["services"] if s["hook"] == SERVICE_HOOK)
     path = f"/cds-services/{service['id']}"
-    body = json.dumps(
-        {
-            "hook": SERVICE_HOOK,
-            "hookInstance": str(uuid.uuid4()),
-            "context": {"userId": "Practitioner/bench", "patientId": patient["id"]},
-            "prefetch": prefetch_for(service, resources, patient["id"]),
-        }
-    ).encode()
+    body = hook_request(service, resources, patient["id"])
 
     async def call(token: str) -> tuple[int, bytes]:
         headers = [

@@ -10,7 +10,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -89,7 +89,7 @@ def serve(
     from calcinosis.web.app import create_app
     from calcinosis.web.settings import SettingsError, load_settings
 
-    _configure_logging()
+    configure_logging()
     try:
         settings = load_settings(
             {
@@ -172,8 +172,9 @@ def _preload_demo(app: FastAPI) -> str:
     return ctx.reports.add(assessment, "demo").id
 
 
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(stream: TextIO | None = None) -> None:
+    """The service's log lines (LOG_FORMAT) to `stream`, standard error by default."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     for name in ("calcinosis", "uvicorn.error"):
         logger = logging.getLogger(name)

@@ -55,13 +55,16 @@ _INTERPRETATION = {
     "DET": "positive",
     "ND": "negative",
 }
-_CONSISTENCY = {
+# The consistency of the lesions each concept records (core/rules/signals.py reads it).
+CONSISTENCY_OF = {
     "consistency-hard": "hard",
     "consistency-firm": "firm",
     "consistency-soft": "soft",
     "consistency-indurated": "indurated",
 }
 _SITE_PREFIX = "sites-"
+# An oral antibiotic named with a topical cue (knowledge: topical_cues) is read as this.
+ORAL_READ_AS_TOPICAL = ("oral-antibiotic", "topical-acne-treatment")
 
 
 def case_from_bundle(bundle: Mapping[str, Any], kb: Knowledge) -> Case:
@@ -267,9 +270,10 @@ class _CaseBuilder:
         for hit in self.kb.medication_matcher.find(text):
             if not hit.negated:
                 concepts.add(hit.concept)
-        if "oral-antibiotic" in concepts and any(c in route_text for c in self.kb.topical_cues):
-            concepts.discard("oral-antibiotic")
-            concepts.add("topical-acne-treatment")
+        oral, topical = ORAL_READ_AS_TOPICAL
+        if oral in concepts and any(c in route_text for c in self.kb.topical_cues):
+            concepts.discard(oral)
+            concepts.add(topical)
         notes = " ".join(n.get("text", "") for n in res.get("note") or [] if isinstance(n, MAPPING))
         match = _RESPONSE.match(notes.strip())
         response = match.group(1).lower() if match else "unknown"
@@ -453,7 +457,7 @@ class _CaseBuilder:
             self.add_fact(f"{item.context}:done", True, finding)
         if not present or item.status == "uncertain" or item.context not in ("exam", "note"):
             return
-        kind = _CONSISTENCY.get(item.concept)
+        kind = CONSISTENCY_OF.get(item.concept)
         if kind and not structured["consistency"]:
             self.lesion["consistency"].append(kind)
             self.lesion["findings"].append(finding)
@@ -606,7 +610,7 @@ class _CaseBuilder:
             self._sites(value, finding)
         elif field == "consistency" and isinstance(value, str):
             for hit in self.kb.findings_matcher.find(value):
-                kind = _CONSISTENCY.get(hit.concept)
+                kind = CONSISTENCY_OF.get(hit.concept)
                 if kind and not hit.negated:
                     self.lesion["consistency"].append(kind)
             self.lesion["findings"].append(finding)

@@ -19,7 +19,7 @@ import duckdb
 
 from calcinosis.core.knowledge import load_knowledge
 from calcinosis.errors import EngineUnavailableError, ExportError
-from calcinosis.screening.engine import Job, Judged, Progress, define_facts, view_members
+from calcinosis.screening.engine import Job, Judged, Progress, compile_facts, define_facts
 from calcinosis.screening.export import Export
 from calcinosis.screening.judge import Verdict, judge_all
 from calcinosis.screening.narrowing import narrowing
@@ -82,24 +82,22 @@ def _run(
 ) -> Judged:
     progress.phase("Reading the export and narrowing it")
     narrow = narrowing(job.knowledge)
-    members = view_members(job.knowledge, "duckdb")
-    sources, telling = {}, {}
+    sources, telling, paths = {}, {}, {}
     for rtype, files in export.files.items():
-        paths = "[" + ", ".join(literal(str(f)) for f in files) + "]"
+        paths[rtype] = "[" + ", ".join(literal(str(f)) for f in files) + "]"
         con.execute(
             f"CREATE VIEW src_{rtype} AS SELECT json::VARCHAR AS resource "
-            f"FROM read_ndjson_objects({paths}, compression = 'auto_detect')"
+            f"FROM read_ndjson_objects({paths[rtype]}, compression = 'auto_detect')"
         )
         sources[rtype] = f"src_{rtype}"
         # the views read only the resources that may tell the narrowing something
-        telling[rtype] = sources[rtype]
-        if rtype != "Patient" and rtype in members:
-            telling[rtype] = f"telling_{rtype}"
-            query = telling_sql(paths, members[rtype], narrow)
-            con.execute(f"CREATE VIEW telling_{rtype} AS {query}")
-    facts = define_facts(
-        job.knowledge, telling, "duckdb", lambda name, sql: _define(con, name, sql)
-    )
+        telling[rtype] = sources[rtype] if rtype == "Patient" else f"telling_{rtype}"
+    compiled = compile_facts(job.knowledge, telling, "duckdb")
+    for rtype, view in compiled.items():
+        if rtype != "Patient":
+            query = telling_sql(paths[rtype], view.members, narrow)
+            con.execute(f"CREATE VIEW {telling[rtype]} AS {query}")
+    facts = define_facts(compiled, lambda name, sql: _define(con, name, sql))
     for name, query in narrowing_steps(facts, DUCKDB, narrow):
         con.execute(f"CREATE TEMP TABLE {name} AS {query}")
     patients = _count(con, "SELECT count(*) FROM facts_Patient")

@@ -13,7 +13,7 @@ from calcinosis.core.knowledge import Knowledge
 from calcinosis.errors import KnowledgeError
 from calcinosis.screening.judge import Verdict
 from calcinosis.screening.policy import Policy
-from calcinosis.screening.sof.compiler import compile_view
+from calcinosis.screening.sof.compiler import CompiledView, compile_view
 from calcinosis.screening.sof.errors import ViewDefinitionError
 from calcinosis.screening.sof.validate import parse_view
 
@@ -80,27 +80,26 @@ def load_views(kb: Knowledge) -> dict[str, dict[str, Any]]:
     return views
 
 
-def view_members(kb: Knowledge, dialect: str) -> dict[str, tuple[str, ...] | None]:
-    """The top-level elements each screening view reads, by resource type (None: the whole
-    resource)."""
+def compile_facts(
+    kb: Knowledge, sources: Mapping[str, str], dialect: str
+) -> dict[str, CompiledView]:
+    """Each screening view compiled over its type's source relation, by resource type (types
+    without a source are left out)."""
     return {
-        rtype: compile_view(view, dialect, "resources").members
+        rtype: compile_view(view, dialect, sources[rtype])
         for rtype, view in load_views(kb).items()
+        if rtype in sources
     }
 
 
 def define_facts(
-    kb: Knowledge, sources: Mapping[str, str], dialect: str, define: Callable[[str, str], None]
+    compiled: Mapping[str, CompiledView], define: Callable[[str, str], None]
 ) -> dict[str, list[str]]:
-    """Compile each screening view over its type's source relation and define it as
-    `facts_<Type>` with `define(name, sql)`; return the column names of every facts relation
-    the narrowing reads (all but the patients')."""
+    """Define each compiled view as `facts_<Type>` with `define(name, sql)`; return the column
+    names of every facts relation the narrowing reads (all but the patients')."""
     facts: dict[str, list[str]] = {}
-    for rtype, view in load_views(kb).items():
-        if rtype not in sources:
-            continue
-        compiled = compile_view(view, dialect, sources[rtype])
-        define(f"facts_{rtype}", compiled.sql)
+    for rtype, view in compiled.items():
+        define(f"facts_{rtype}", view.sql)
         if rtype != "Patient":
-            facts[f"facts_{rtype}"] = [name for name, _ in compiled.columns]
+            facts[f"facts_{rtype}"] = [name for name, _ in view.columns]
     return facts

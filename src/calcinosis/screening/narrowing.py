@@ -26,27 +26,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from calcinosis.core.knowledge import Knowledge, Rule, When
+from calcinosis.core.rules.signals import LESION_CONSISTENCY, NO_RESPONSE, PARTIAL
 from calcinosis.core.text import tokenize
+from calcinosis.fhir.ingest import CONSISTENCY_OF, ORAL_READ_AS_TOPICAL
 
 _SUSPICION_PREFIX = "suspicion:"
 _CALCIPHYLAXIS_PICTURE = "calciphylaxis:clinical"
 _EVIDENCE_RULES = ("confirmed", "likely", "possible", "calciphylaxis-histology")
-# Derived signals of the suspicion rules, and what the record must say for each (see
-# core/rules/signals.py). FREE ones follow from the acne history or the sites alone.
+# Derived signals (core/rules/signals.py) that follow from the acne history or the sites alone
 _FREE_PREFIXES = ("site:", "acne:")
-_LESION_SOURCES = {
-    "lesion:hard-or-firm": ("consistency-hard", "consistency-firm"),
-    "lesion:soft": ("consistency-soft",),
-}
 # Held by durations and dates as much as by words: left out of a rule's `all` (dropping a
 # condition that must also hold only loosens the test).
 _NOT_TRACED = ("lesion:persistent",)
 _TREATMENT = re.compile(r"^med:([a-z0-9-]+):(failed|partial)$")
-# The ingest reads an oral antibiotic with a topical cue as a topical acne treatment
-# (fhir/ingest.py), so the words of the one are a source of the other.
-_READ_AS = {"topical-acne-treatment": ("oral-antibiotic",)}
 _TREATMENT_WORDS = "treatment words"  # a group: words of non-response or negation
-_NON_RESPONSE = ("no response", "partial")  # the responses that feed a suspicion feature
+_NON_RESPONSE = (NO_RESPONSE, PARTIAL)  # the responses that feed a suspicion feature
 _GAP = "[^a-z0-9]+"
 _EDGE_BEFORE = "(?:^|[^a-z0-9])"
 _EDGE_AFTER = "(?:[^a-z0-9]|$)"
@@ -181,8 +175,9 @@ def _trace(kb: Knowledge, signal: str) -> Need:
     signal = signal.removeprefix("absent:")
     if signal in _read_from_record(kb):
         return ((frozenset({signal}),),)
-    if signal in _LESION_SOURCES:
-        sources = frozenset(_LESION_SOURCES[signal])
+    if signal in LESION_CONSISTENCY:  # the concepts that record those consistencies
+        kinds = LESION_CONSISTENCY[signal]
+        sources = frozenset(c for c, kind in CONSISTENCY_OF.items() if kind in kinds)
         if not sources <= _read_from_record(kb):  # a renamed concept must not narrow silently
             raise NarrowingError(f"{signal} is traced to concepts the knowledge no longer has")
         return ((sources,),)
@@ -190,12 +185,19 @@ def _trace(kb: Knowledge, signal: str) -> Need:
     if treatment and treatment.group(1) in kb.concepts:
         # the ingest reads a response where it reads the drug: in the statement or request
         # itself, or in the note that names it (fhir/ingest.py, core/notes.py)
-        drug = frozenset({treatment.group(1), *_READ_AS.get(treatment.group(1), ())})
+        drug = frozenset({treatment.group(1), *_read_as(treatment.group(1))})
         return ((drug, frozenset({_TREATMENT_WORDS})),)
     raise NarrowingError(
         f"screening cannot trace the signal {signal!r} to the record; "
         "teach calcinosis/screening/narrowing.py where it comes from"
     )
+
+
+def _read_as(drug: str) -> tuple[str, ...]:
+    """The drugs whose words the ingest may read as `drug`: an oral antibiotic with a topical
+    cue is read as a topical treatment."""
+    oral, topical = ORAL_READ_AS_TOPICAL
+    return (oral,) if drug == topical else ()
 
 
 def _group_patterns(kb: Knowledge, group: frozenset[str]) -> Patterns:

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from calcinosis.screening.narrowing import Narrowing, Patterns
+from calcinosis.screening.sof.functions import REFERENCE
 
 # What a note attachment's HTML markup and entities become before the words are matched.
 _MARKUP = "<[^>]*>|&[a-z0-9#]+;"
 _SAFE_LITERAL = re.compile(r"^[^'\\]*$")
-# The id in a reference to a Patient, read as the views' getReferenceKey(Patient) reads it:
-# `Patient/1`, `https://host/fhir/Patient/1`, optionally `/_history/<n>`; FHIR id syntax.
-_PATIENT_REFERENCE = "^(?:.*/)?Patient/([A-Za-z0-9.-]{1,64})(?:/_history/[^/]*)?$"
+# The id in a reference to a Patient, as the views' getReferenceKey(Patient) reads it.
+_PATIENT_REFERENCE = REFERENCE.format(type="Patient")
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,10 @@ def _patient(case: Case, kb: Knowledge, as_of: dt.date, ev: Evidence) -> None:
     ev.add("age:adult" if days >= adult else "age:child")
 
 
+# The recorded responses that make a treatment's `failed` and `partial` signals.
+NO_RESPONSE, PARTIAL = "no response", "partial"
+
+
 def _medications(case: Case, kb: Knowledge, ev: Evidence) -> None:
     adequate_days = kb.derived.isotretinoin_adequate_days
     for med in case.medications:
@@ -126,7 +130,7 @@ def _medications(case: Case, kb: Knowledge, ev: Evidence) -> None:
             ev.add("history:documented", med.finding)
         for concept in sorted(med.concepts):
             ev.add(f"med:{concept}", med.finding)
-            if med.response == "no response":
+            if med.response == NO_RESPONSE:
                 days = (
                     float((med.end - med.start).days)
                     if med.start is not None and med.end is not None
@@ -134,7 +138,7 @@ def _medications(case: Case, kb: Knowledge, ev: Evidence) -> None:
                 )
                 short = concept == "isotretinoin" and days is not None and days < adequate_days
                 ev.add(f"med:{concept}:{'short-course' if short else 'failed'}", med.finding)
-            elif med.response in ("partial", "responded"):
+            elif med.response in (PARTIAL, "responded"):
                 ev.add(f"med:{concept}:{med.response}", med.finding)
 
 
@@ -179,15 +183,21 @@ def _against(value: float, low: float | None, high: float | None) -> str:
     return "normal"
 
 
+# The lesion signals that follow from the consistencies the record gives (fhir/ingest.py
+# reads them from concepts); screening traces the signals back through this table.
+HARD_OR_FIRM = frozenset({"hard", "firm"})
+LESION_CONSISTENCY = {"lesion:hard-or-firm": HARD_OR_FIRM, "lesion:soft": frozenset({"soft"})}
+
+
 def _lesions(case: Case, kb: Knowledge, ev: Evidence) -> None:
     les = case.lesions
     findings = les.findings
     consistency = set(les.consistency)
     for kind in consistency:
         ev.add(f"lesion:{kind}", *findings)
-    if consistency & {"hard", "firm"}:
+    if consistency & HARD_OR_FIRM:
         ev.add("lesion:hard-or-firm", *findings)
-    if "soft" in consistency and not consistency & {"hard", "firm"}:
+    if consistency & LESION_CONSISTENCY["lesion:soft"] and not consistency & HARD_OR_FIRM:
         ev.add("lesion:soft", *findings)
     year = kb.derived.year_days
     persistent = kb.threshold("persistent-lesion-duration") * year
