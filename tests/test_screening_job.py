@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import calcinosis
 from builder import Bundle
 from bulk_export import patient_id, to_bulk, write_export
 from calcinosis.errors import ExportError
+from calcinosis.screening import duck as duck_engine
 from calcinosis.screening.job import Worklist, screen
 from calcinosis.screening.policy import load_policy
 from notes_twins import note_only_twin, original
@@ -101,8 +103,20 @@ def test_duckdb_worklist_agrees_with_the_engine_patient_by_patient(population: A
 def test_worker_processes_give_the_same_worklist(population: Any) -> None:
     folder, _ = population
     alone = screen(folder, engine="duckdb", as_of=AS_OF, knowledge=KB, workers=1)
-    shared = screen(folder, engine="duckdb", as_of=AS_OF, knowledge=KB, workers=2)
-    assert [r.as_row() for r in shared.rows] == [r.as_row() for r in alone.rows]
+    assert duck_engine._may_fork()  # nothing else runs: the workers are forked with the knowledge
+    forked = screen(folder, engine="duckdb", as_of=AS_OF, knowledge=KB, workers=2)
+    assert [r.as_row() for r in forked.rows] == [r.as_row() for r in alone.rows]
+    # another thread running: the workers are spawned and load the knowledge themselves
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not duck_engine._may_fork()
+        spawned = screen(folder, engine="duckdb", as_of=AS_OF, knowledge=KB, workers=2)
+    finally:
+        release.set()
+        other.join()
+    assert [r.as_row() for r in spawned.rows] == [r.as_row() for r in alone.rows]
 
 
 def test_spark_worklist_is_identical_to_duckdb(population: Any) -> None:

@@ -34,13 +34,17 @@ class Engine(StrEnum):
 
 
 class _Bar:
-    """Rich progress: one line per phase; a bar once the number of candidates is known."""
+    """Rich progress: one line per phase; a bar once the number of candidates is known.
+
+    Shown from the first phase on, not before: until then this process runs no thread of its
+    own, so the engine may fork its judging processes (a fork copies only the calling thread)."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
         self._task: TaskID | None = None
 
     def phase(self, name: str, total: int | None = None) -> None:
+        self._progress.start()  # once: later calls do nothing
         if self._task is not None:  # the previous phase is over
             self._progress.update(self._task, total=1, completed=1)
         self._task = self._progress.add_task(name, total=total)
@@ -48,6 +52,10 @@ class _Bar:
     def advance(self, done: int) -> None:
         if self._task is not None:
             self._progress.advance(self._task, done)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._progress.stop()
 
 
 def screen(
@@ -88,16 +96,19 @@ def screen(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+    bar = _Bar(Progress(*columns, console=console, transient=False))
+    try:
         worklist = run_screen(
             export_dir,
             engine=engine.value,
             as_of=day,
             knowledge=kb,
             spark_master=spark_master,
-            progress=_Bar(progress),
+            progress=bar,
             workers=workers,
         )
+    finally:
+        bar.close()
     if out is not None:
         output.write(worklist, out)
     if plot is not None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
 import multiprocessing
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
@@ -59,18 +61,31 @@ def screen(export: Export, job: Job, progress: Progress, workers: int | None = N
 
 @contextlib.contextmanager
 def _judging_pool(job: Job, workers: int) -> Iterator[_Pool | None]:
-    """Worker processes that judge candidates, started at once so that they load the
-    knowledge while DuckDB narrows; none for one worker (judged in this process)."""
+    """Worker processes that judge candidates, started before DuckDB starts its threads; none
+    for one worker (judged in this process).
+
+    Forked when this process runs no other Python thread: the workers then share the loaded
+    knowledge instead of loading it again. Otherwise spawned (a fork copies only the calling
+    thread, and a lock another thread held would stay locked), and they load the knowledge
+    while DuckDB narrows."""
     if workers <= 1:
         yield None
         return
-    # spawn, not fork: DuckDB's threads will be running in this process
-    context = multiprocessing.get_context("spawn")
-    init = (job.knowledge_dir, job.as_of.isoformat())
-    with cf.ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=init) as pool:
+    fork = _may_fork()
+    context = multiprocessing.get_context("fork" if fork else "spawn")
+    init = (
+        functools.partial(_inherit, job)
+        if fork
+        else functools.partial(_start_worker, job.knowledge_dir, job.as_of.isoformat())
+    )
+    with cf.ProcessPoolExecutor(workers, context, initializer=init) as pool:
         for _ in range(workers):
             pool.submit(_ready)
         yield _Pool(pool, in_flight=2 * workers)
+
+
+def _may_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def _run(
@@ -155,6 +170,11 @@ def _start_worker(knowledge_dir: str, as_of: str) -> None:
 
     kb = load_knowledge(knowledge_dir)
     _WORKER.update(kb=kb, policy=load_policy(kb), as_of=dt.date.fromisoformat(as_of))
+
+
+def _inherit(job: Job) -> None:
+    """A forked worker's start: the job came with the fork, already loaded."""
+    _WORKER.update(kb=job.knowledge, policy=job.policy, as_of=job.as_of)
 
 
 def _ready() -> None:

@@ -73,11 +73,13 @@ class Verdict:
 
 
 def bundle_of(resources: Iterable[str | bytes]) -> dict[str, Any]:
-    """One patient's NDJSON lines as the Bundle `calcinosis assess` would be given."""
+    """One patient's NDJSON lines as the Bundle `calcinosis assess` would be given, in the
+    lines' sorted order whatever order an engine gathered them in (the assessment does not
+    depend on it, but the same input is then the same Bundle)."""
     return {
         "resourceType": "Bundle",
         "type": "collection",
-        "entry": [{"resource": orjson.loads(line)} for line in resources],
+        "entry": [{"resource": orjson.loads(line)} for line in sorted(resources)],
     }
 
 

@@ -27,7 +27,7 @@ class Dialect:
     regex_template: str  # {text} {pattern}
     replace_template: str  # {text} {pattern}: every match -> a space
     base64_template: str  # {data}: decoded text, or NULL when it is not base64 UTF-8 text
-    list_template: str  # {value}: the values of a group as a sorted list
+    list_template: str  # {value}: the values of a group as a list, in any order
     json_text_template: str  # {json} {path}: a JSON string member as text
     starts_template: str  # {text} {prefix}: whether the text starts with the prefix
 
@@ -37,7 +37,7 @@ DUCKDB = Dialect(
     regex_template="regexp_matches({text}, {pattern})",
     replace_template="regexp_replace({text}, {pattern}, ' ', 'g')",
     base64_template="try(decode(from_base64({data})))",
-    list_template="list({value} ORDER BY {value})",
+    list_template="list({value})",
     json_text_template="json_extract_string({json}, {path})",
     starts_template="starts_with({text}, {prefix})",
 )
@@ -46,7 +46,7 @@ SPARK = Dialect(
     regex_template="({text} RLIKE {pattern})",
     replace_template="regexp_replace({text}, {pattern}, ' ')",
     base64_template="try_to_binary({data}, 'base64')",
-    list_template="array_sort(collect_list({value}))",
+    list_template="collect_list({value})",
     json_text_template="get_json_object({json}, {path})",
     starts_template="startswith({text}, {prefix})",
 )
@@ -151,11 +151,11 @@ def _matches(dialect: Dialect, text: str, pattern: str) -> str:
 
 
 def grouped_sql(sources: Mapping[str, str], dialect: Dialect, candidates: str) -> str:
-    """Each candidate's resources of every type, as one sorted list per patient.
+    """Each candidate's resources of every type, as one list per patient (in no fixed order:
+    the judge sorts it, in its worker processes, so that every engine judges the same Bundle).
 
-    `sources` maps resource types to relations with a `resource` column of JSON text. The
-    order of the list is fixed (sorted text) so that every engine hands the judge the same
-    Bundle; the assessment itself does not depend on it. `candidates` holds distinct keys.
+    `sources` maps resource types to relations with a `resource` column of JSON text.
+    `candidates` holds distinct keys.
     """
     keyed = [_keyed(dialect, rtype, relation) for rtype, relation in sources.items()]
     resources = dialect.list_template.format(value="resource")
