@@ -68,6 +68,9 @@ NOTE_DISAGREEMENT_FIELDS = {
 RAW_SIGNAL = re.compile(r"[a-z0-9][a-z0-9.\-]*:[a-z0-9]")
 SIGNAL_TEMPLATES = ("absent", "uncertain")
 
+# libyaml's safe loader when PyYAML was built with it: the same documents, ten times faster
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True, slots=True)
 class When:
@@ -389,7 +392,7 @@ class _Loader:
         except OSError as exc:
             raise KnowledgeError(name, "(file)", f"cannot read: {exc.strerror}") from None
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_SAFE_LOADER)
         except yaml.YAMLError as exc:
             raise KnowledgeError(name, "(file)", f"invalid YAML: {exc}") from None
         if not isinstance(data, dict):
