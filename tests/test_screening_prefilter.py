@@ -156,6 +156,9 @@ def test_ordinary_lines_are_dropped() -> None:
     lab = _resource("Observation", "Creatinine", "Creatinine [Moles/volume] in Serum", "2160-0")
     lab["valueQuantity"] = {"value": 67, "unit": "umol/L"}
     assert _flagged(json.dumps(lab)) == (False, False)
+    # "calcium deposits" is tested by "deposits": lab results, most of an export, name calcium
+    calcium = _resource("Observation", "Calcium", "Calcium [Moles/volume] in Serum", "17861-6")
+    assert _flagged(json.dumps(calcium)) == (False, False)
     drug = _resource("MedicationStatement", "Ramipril 5 mg", "Taken daily", "1234")
     assert _flagged(json.dumps(drug)) == (False, False)
     # a response counts only with the drug it is about (a term of two groups)

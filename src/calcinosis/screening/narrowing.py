@@ -75,7 +75,8 @@ class Narrowing:
     """A patient is a candidate with `evidence`, or with `acne` and either `pillars_needed` of
     the pillars or `supporting_needed` of the supporting features. A feature is the indexes of
     the `terms` it needs, all of them; a term holds when one resource matches each of its
-    `groups` (indexes into `groups`)."""
+    `groups` (indexes into `groups`). `lab_words` are the words of the lab analytes' names,
+    which a raw-text test does best to avoid: lab results are most of an export."""
 
     evidence: Patterns
     acne: Patterns
@@ -85,6 +86,7 @@ class Narrowing:
     pillars_needed: int
     supporting: tuple[tuple[int, ...], ...]
     supporting_needed: int
+    lab_words: frozenset[str]
 
     @property
     def patterns(self) -> tuple[Patterns, ...]:
@@ -114,6 +116,7 @@ def narrowing(kb: Knowledge) -> Narrowing:
         pillars_needed=pillars_needed,
         supporting=tuple(tuple(terms.index(t) for t in need) for need in supporting),
         supporting_needed=supporting_needed,
+        lab_words=frozenset(w for a in kb.analytes.values() for w in tokenize(a.label)),
     )
 
 

@@ -31,7 +31,7 @@ _ATTACHMENT = '"data"'
 
 def line_pattern(narrowing: Narrowing) -> str:
     """One RE2 pattern a resource's text must match to be able to set any narrowing flag."""
-    return _alternation(narrowing.patterns)
+    return _alternation(narrowing.patterns, narrowing.lab_words)
 
 
 def keep_sql(column: str, narrowing: Narrowing) -> str:
@@ -49,22 +49,24 @@ def keep_sql(column: str, narrowing: Narrowing) -> str:
     if several:
         # a term's groups by position, merged across terms: a loosening of "one term's all"
         together = [
-            _alternation(narrowing.groups[term[i]] for term in several)
+            _alternation((narrowing.groups[term[i]] for term in several), narrowing.lab_words)
             for i in range(len(several[0]))
         ]
         each = " AND ".join(f"regexp_matches({column}, {_text(r)})" for r in together)
-        test += f" AND (regexp_matches({column}, {_text(_alternation(alone))}) OR ({each}))"
+        first = _alternation(alone, narrowing.lab_words)
+        test += f" AND (regexp_matches({column}, {_text(first)}) OR ({each}))"
     return (
         f"(contains({column}, {_text(_ESCAPE)}) OR contains({column}, {_text(_ATTACHMENT)}) "
         f"OR ({test}))"
     )
 
 
-def _alternation(patterns: Iterable[Patterns]) -> str:
+def _alternation(patterns: Iterable[Patterns], avoid: frozenset[str]) -> str:
     """An RE2 pattern that matches text whenever one of the patterns' phrases or codes is in
-    it: one word of each phrase, at word edges, any case; codes with dots anywhere."""
+    it: one word of each phrase (not one of `avoid` where it can), at word edges, any case;
+    codes with dots anywhere."""
     chosen = list(patterns)
-    words = _one_word_each(phrase for p in chosen for phrase in p.phrases)
+    words = _one_word_each((phrase for p in chosen for phrase in p.phrases), avoid)
     codes = sorted({c for p in chosen for c in _codes(p)})
     alternatives = []
     if words:
@@ -96,14 +98,16 @@ def telling_sql(files: str, members: tuple[str, ...] | None, narrowing: Narrowin
     )
 
 
-def _one_word_each(phrases: Iterable[str]) -> list[str]:
+def _one_word_each(phrases: Iterable[str], avoid: frozenset[str]) -> list[str]:
     """A word of every phrase, as RE2: shorter phrases first, reusing a word already chosen,
-    else the phrase's longest word (longer words are rarer in other text)."""
+    else the phrase's longest word not to avoid (longer words are rarer in other text). Any
+    word of a phrase will do, since a phrase matches only where all of its words are."""
     chosen: list[str] = []
     for phrase in sorted(set(phrases), key=lambda p: (len(p.split()), len(p), p)):
         words = phrase.split()
         if not any(w in chosen for w in words):
-            chosen.append(max(words, key=len))
+            rarer = [w for w in words if w.rstrip("*") not in avoid] or words
+            chosen.append(max(rarer, key=len))
     return sorted(
         {re.escape(w.rstrip("*")) + ("[a-z0-9]*" if w.endswith("*") else "") for w in chosen},
         key=lambda w: (-len(w), w),
