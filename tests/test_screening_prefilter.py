@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import calcinosis
-from calcinosis.screening.engine import load_views
+from calcinosis.screening.engine import load_views, narrowing_members
 from calcinosis.screening.narrowing import Patterns, narrowing
 from calcinosis.screening.prefilter import keep_sql, line_pattern, telling_sql
 from calcinosis.screening.sof.compiler import compile_view
@@ -24,6 +24,7 @@ from calcinosis.screening.sql import DUCKDB, narrowing_steps
 KB = calcinosis.load_knowledge()
 N = narrowing(KB)
 VIEWS = load_views(KB)
+NARROWING_MEMBERS = narrowing_members(KB)
 CON = duckdb.connect()
 CON.execute("CREATE TABLE lines (resource VARCHAR)")
 FACTS = {}
@@ -239,7 +240,8 @@ def test_resources_reduced_to_the_members_give_the_views_the_same_rows(
             view = compile_view(VIEWS[kind], "duckdb", "reduced")
             con = duckdb.connect()
             files = f"['{path}']"
-            con.execute(f"CREATE VIEW reduced AS {telling_sql(files, view.members, N)}")
+            query = telling_sql(files, view.members, NARROWING_MEMBERS[kind], N)
+            con.execute(f"CREATE VIEW reduced AS {query}")
             con.execute("CREATE TABLE whole (resource VARCHAR)")
             con.executemany("INSERT INTO whole VALUES (?)", [[line] for line in lines])
             full = compile_view(VIEWS[kind], "duckdb", "whole")
@@ -255,3 +257,23 @@ def _row_counts(row: dict[str, Any]) -> bool:
     codes = " ".join(str(v) for k, v in row.items() if k.startswith("code_") and v is not None)
     words = " ".join(str(v) for k, v in row.items() if k.startswith("text_") and v is not None)
     return _needed(codes.replace(".", "").upper(), words.lower())
+
+
+def test_the_patients_reference_is_not_tested() -> None:
+    # the test reads what a row's codes and words come from; a reference that spells a word
+    # (or a code's digits) flags nothing, and would let every resource of that patient through
+    tested = NARROWING_MEMBERS["Observation"]
+    assert tested is not None and "subject" not in tested
+    assert {"code", "valueString", "note"} <= set(tested)
+    lab = _resource("Observation", "Creatinine", "67 umol/L", "2160-0")
+    lab["subject"] = {"reference": "Patient/acne-3640"}
+    line = json.dumps(lab)
+    assert _flagged(line)[0] is False
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "Observation.ndjson"
+        path.write_text(line + "\n", encoding="utf-8")
+        members = compile_view(VIEWS["Observation"], "duckdb", "x").members
+        query = telling_sql(f"['{path}']", members, tested, N)
+        assert duckdb.connect().execute(f"SELECT count(*) FROM ({query})").fetchone() == (0,)
+        everything = telling_sql(f"['{path}']", members, members, N)
+        assert duckdb.connect().execute(f"SELECT count(*) FROM ({everything})").fetchone() == (1,)

@@ -21,7 +21,14 @@ import duckdb
 
 from calcinosis.core.knowledge import load_knowledge
 from calcinosis.errors import EngineUnavailableError, ExportError
-from calcinosis.screening.engine import Job, Judged, Progress, compile_facts, define_facts
+from calcinosis.screening.engine import (
+    Job,
+    Judged,
+    Progress,
+    compile_facts,
+    define_facts,
+    narrowing_members,
+)
 from calcinosis.screening.export import Export
 from calcinosis.screening.judge import Verdict, judge_all
 from calcinosis.screening.narrowing import narrowing
@@ -108,9 +115,10 @@ def _run(
         # the views read only the resources that may tell the narrowing something
         telling[rtype] = sources[rtype] if rtype == "Patient" else f"telling_{rtype}"
     compiled = compile_facts(job.knowledge, telling, "duckdb")
+    tested = narrowing_members(job.knowledge)
     for rtype, view in compiled.items():
         if rtype != "Patient":
-            query = telling_sql(paths[rtype], view.members, narrow)
+            query = telling_sql(paths[rtype], view.members, tested[rtype], narrow)
             con.execute(f"CREATE VIEW {telling[rtype]} AS {query}")
     facts = define_facts(compiled, lambda name, sql: _define(con, name, sql))
     for name, query in narrowing_steps(facts, DUCKDB, narrow):

@@ -18,6 +18,7 @@ from calcinosis.screening.sof.errors import ViewDefinitionError
 from calcinosis.screening.sof.validate import parse_view
 
 VIEWS_DIR = "screening/views"
+KEY_COLUMN = "patient"  # every screening view's patient key, which the narrowing groups by
 
 
 class Progress(Protocol):
@@ -89,6 +90,33 @@ def compile_facts(
         rtype: compile_view(view, dialect, sources[rtype])
         for rtype, view in load_views(kb).items()
         if rtype in sources
+    }
+
+
+def narrowing_members(kb: Knowledge) -> dict[str, tuple[str, ...] | None]:
+    """Per resource type, the top-level members that its view's columns other than the patient
+    key read (None: the whole resource). A row's codes and words come from these alone, so a
+    test of the text that could flag it need read no more (not the patient's reference)."""
+    tested: dict[str, tuple[str, ...] | None] = {}
+    for rtype, view in load_views(kb).items():
+        try:
+            tested[rtype] = compile_view(_without_column(view, KEY_COLUMN), "duckdb", "s").members
+        except ViewDefinitionError:  # the key alone (the patients' view): no codes or words
+            tested[rtype] = ()
+    return tested
+
+
+def _without_column(node: Any, name: str) -> Any:
+    """A copy of a ViewDefinition (or part of one) without the column `name`."""
+    if isinstance(node, list):
+        return [_without_column(item, name) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {
+        key: [c for c in value if c.get("name") != name]
+        if key == "column"
+        else _without_column(value, name)
+        for key, value in node.items()
     }
 
 

@@ -7,9 +7,11 @@ the codes (with dots anywhere), or an attachment's `"data"` (base64, which only 
 decode). So the views need only the resources that pass: the test is loose, and never drops
 one the views would flag.
 
-- DuckDB's JSON reader keeps only the members a view reads (`CompiledView.members`): the test
-  reads those alone, and the view gets the resource reduced to them, which gives it the same
-  rows. A view that reads the whole resource gets whole lines, tested whole.
+- DuckDB's JSON reader keeps only the members a view reads (`CompiledView.members`), and the
+  view gets the resource reduced to them, which gives it the same rows. The test reads only
+  those the codes and words come from (`engine.narrowing_members`): not the patient's reference,
+  a sixth of a lab result's text. A view that reads the whole resource gets whole lines,
+  tested whole.
 - One word per phrase: the views join several fields before matching, so a phrase may
   straddle two fields, but each of its words sits inside one.
 - A JSON escape before a word (`\n`) ends in a letter, so it counts as a word edge; text
@@ -75,11 +77,17 @@ def _alternation(patterns: Iterable[Patterns], avoid: frozenset[str]) -> str:
     return "(?i)(?:" + "|".join(alternatives) + ")" if alternatives else "x^"
 
 
-def telling_sql(files: str, members: tuple[str, ...] | None, narrowing: Narrowing) -> str:
+def telling_sql(
+    files: str,
+    members: tuple[str, ...] | None,
+    tested: tuple[str, ...] | None,
+    narrowing: Narrowing,
+) -> str:
     """The resources of the NDJSON `files` (a DuckDB list of paths) that may tell the narrowing
     something, as a relation with a column `resource` of JSON text for a view that reads
-    `members` (or, when None, the whole resource). With members, DuckDB's JSON reader keeps
-    only them: the test reads those alone, and the view gets the resource reduced to them."""
+    `members` (or, when None, the whole resource) and takes its codes and words from `tested`
+    (some of them). With members, DuckDB's JSON reader keeps only them: the test reads the
+    tested ones alone, and the view gets the resource reduced to all of them."""
     if members is None:
         return (
             f"SELECT resource FROM (SELECT json::VARCHAR AS resource FROM "
@@ -88,7 +96,8 @@ def telling_sql(files: str, members: tuple[str, ...] | None, narrowing: Narrowin
         )
     kept = ("resourceType", *members)
     columns = ", ".join(f"{_text(m)}: {_text('JSON')}" for m in members)
-    said = ", ".join(f"CAST({_ident(m)} AS VARCHAR)" for m in members)
+    read = [m for m in members if tested is None or m in tested]
+    said = ", ".join(f"CAST({_ident(m)} AS VARCHAR)" for m in read) or "''"
     rebuilt = ", ".join(f"{_text(m)}, {_ident(m)}" for m in kept)
     return (
         f"SELECT json_object({rebuilt}) AS resource FROM (SELECT *, concat_ws(' ', {said}) "
