@@ -11,8 +11,9 @@ import pytest
 
 import calcinosis
 from calcinosis.screening.engine import load_views
+from calcinosis.screening.narrowing import narrowing
 from calcinosis.screening.sof.compiler import compile_view
-from calcinosis.screening.sql import DUCKDB, grouped_sql
+from calcinosis.screening.sql import DUCKDB, grouped_sql, narrowing_steps
 
 REFERENCES = [
     "Patient/p1",
@@ -77,3 +78,24 @@ def test_each_resource_goes_to_the_patient_the_view_reads(con: duckdb.DuckDBPyCo
     gathered = con.execute(grouped_sql({"Condition": "lines"}, DUCKDB, "candidates")).fetchall()
     found = {(p, json.loads(r)["id"]) for p, resources in gathered for r in resources}
     assert found == expected
+
+
+def test_only_patients_the_views_read_become_candidates() -> None:
+    # evidence in every resource: each keyed patient is a candidate, and a reference the
+    # views cannot read makes none (its rows reach the narrowing with no patient)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE lines (resource VARCHAR)")
+    for line in _lines():
+        resource = json.loads(line)
+        resource["code"] = {"text": "Calcinosis cutis"}
+        con.execute("INSERT INTO lines VALUES (?)", [json.dumps(resource)])
+    kb = calcinosis.load_knowledge()
+    view = compile_view(load_views(kb)["Condition"], "duckdb", "lines")
+    con.execute(f"CREATE VIEW facts_Condition AS {view.sql}")
+    facts = {"facts_Condition": [name for name, _ in view.columns]}
+    for name, query in narrowing_steps(facts, DUCKDB, narrowing(kb)):
+        con.execute(f"CREATE TABLE {name} AS {query}")
+    unkeyed = con.execute("SELECT count(*) FROM narrowing_rows WHERE patient IS NULL").fetchone()
+    assert unkeyed is not None and unkeyed[0] > 0
+    candidates = {p for (p,) in con.execute("SELECT patient FROM candidates").fetchall()}
+    assert candidates == {"p1", "p-2.b", "p3", "p4", "p5"}

@@ -95,14 +95,20 @@ def narrowing_steps(
     )
     return [
         ("narrowing_rows", " UNION ALL ".join(rows)),
-        ("narrowing_gate", f"SELECT patient, {gate} FROM narrowing_rows GROUP BY patient"),
+        (
+            "narrowing_gate",
+            f"SELECT patient, {gate} FROM narrowing_rows WHERE patient IS NOT NULL "
+            "GROUP BY patient",
+        ),
         ("candidates", f"SELECT patient FROM narrowing_gate WHERE evidence UNION ALL {features}"),
     ]
 
 
 def _narrowing_row(relation: str, columns: Sequence[str], dialect: Dialect) -> str:
     """A facts relation as (patient, codes, words, undecodable): codes upper-cased without
-    dots, words lower-cased with a note attachment's markup blanked out."""
+    dots, words lower-cased with a note attachment's markup blanked out. Rows without a
+    patient are left to the gate: a filter here is pushed down into the view, where DuckDB
+    ran it apart from the rest (DocumentReference at 1 M patients: 1.9 s instead of 0.8 s)."""
     codes = [c for c in columns if c.startswith("code_")]
     texts = [c for c in columns if c.startswith("text_")]
     code = f"upper(replace(concat_ws(' ', {', '.join(codes)}), '.', ''))" if codes else "''"
@@ -117,7 +123,7 @@ def _narrowing_row(relation: str, columns: Sequence[str], dialect: Dialect) -> s
     words = f"lower(concat_ws(' ', {', '.join(texts)}))" if texts else "''"
     return (
         f"SELECT patient, {code} AS codes, {words} AS words, {undecodable} AS undecodable "
-        f"FROM {relation} WHERE patient IS NOT NULL"
+        f"FROM {relation}"
     )
 
 
