@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import calcinosis
+from calcinosis.fhir.ingest import case_from_bundle
 from calcinosis.screening.engine import load_views, narrowing_members
 from calcinosis.screening.narrowing import Patterns, narrowing
 from calcinosis.screening.prefilter import keep_sql, line_pattern, telling_sql
@@ -277,3 +278,32 @@ def test_the_patients_reference_is_not_tested() -> None:
         assert duckdb.connect().execute(f"SELECT count(*) FROM ({query})").fetchone() == (0,)
         everything = telling_sql(f"['{path}']", members, members, N)
         assert duckdb.connect().execute(f"SELECT count(*) FROM ({everything})").fetchone() == (1,)
+
+
+def test_a_question_not_answered_yes_counts_for_nothing() -> None:
+    # an exam label asked as a question tells only its answer (fhir/ingest.py): answered no,
+    # or not at all, it must not make a candidate, whatever its words
+    assert "Hard chalky or calcified material extracted or extruded from lesions" in N.yes_no_labels
+    traced = frozenset().union(*(p.concepts for p in N.patterns))
+    for label in sorted(N.yes_no_labels):
+        asked = {
+            "resourceType": "Observation",
+            "id": "o1",
+            "subject": {"reference": "Patient/p1"},
+            "code": {"text": label},
+            "note": [{"text": "hard chalky calcified material, comedones"}],  # never read
+        }
+        assert _flagged(json.dumps({**asked, "valueBoolean": True}))[0] is True, label
+        for answer in (False, None):
+            unanswered = {**asked} if answer is None else {**asked, "valueBoolean": answer}
+            assert _flagged(json.dumps(unanswered))[0] is False, (label, answer)
+            bundle = {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [
+                    {"resource": {"resourceType": "Patient", "id": "p1"}},
+                    {"resource": unanswered},
+                ],
+            }
+            case = case_from_bundle(bundle, KB)
+            assert not {f.concept for f in case.facts if f.present} & traced, (label, answer)

@@ -67,6 +67,16 @@ _SITE_PREFIX = "sites-"
 ORAL_READ_AS_TOPICAL = ("oral-antibiotic", "topical-acne-treatment")
 
 
+def done_by_label(spec: Mapping[str, str]) -> tuple[str, ...]:
+    """What an exam label's Observation says was done, whatever its value: imaging or
+    histology (knowledge: exam_labels)."""
+    if spec.get("context") == "imaging":
+        return ("imaging:done",)
+    if spec.get("context") == "histology" or spec.get("concept", "").startswith("histology-"):
+        return ("histology:done",)
+    return ()
+
+
 def case_from_bundle(bundle: Mapping[str, Any], kb: Knowledge) -> Case:
     """Validate the Bundle's shape and turn its resources into a Case."""
     if not isinstance(bundle, MAPPING) or bundle.get("resourceType") != "Bundle":
@@ -595,10 +605,8 @@ class _CaseBuilder:
         if site_text:
             self._sites(site_text, finding)
         context = spec.get("context")
-        if context == "imaging":
-            self.add_fact("imaging:done", True, finding)
-        elif context == "histology" or spec.get("concept", "").startswith("histology-"):
-            self.add_fact("histology:done", True, finding)
+        for done in done_by_label(spec):
+            self.add_fact(done, True, finding)
         if field == "boolean":
             if isinstance(res.get("valueBoolean"), bool):
                 self.add_fact(spec["concept"], res["valueBoolean"], finding)

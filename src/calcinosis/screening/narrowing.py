@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from calcinosis.core.knowledge import Knowledge, Rule, When
 from calcinosis.core.rules.signals import LESION_CONSISTENCY, NO_RESPONSE, PARTIAL
 from calcinosis.core.text import tokenize
-from calcinosis.fhir.ingest import CONSISTENCY_OF, ORAL_READ_AS_TOPICAL
+from calcinosis.fhir.ingest import CONSISTENCY_OF, ORAL_READ_AS_TOPICAL, done_by_label
 
 _SUSPICION_PREFIX = "suspicion:"
 _CALCIPHYLAXIS_PICTURE = "calciphylaxis:clinical"
@@ -76,7 +76,9 @@ class Narrowing:
     the pillars or `supporting_needed` of the supporting features. A feature is the indexes of
     the `terms` it needs, all of them; a term holds when one resource matches each of its
     `groups` (indexes into `groups`). `lab_words` are the words of the lab analytes' names,
-    which a raw-text test does best to avoid: lab results are most of an export."""
+    which a raw-text test does best to avoid: lab results are most of an export.
+    `yes_no_labels` are exam labels asked as a question (`valueBoolean`): an Observation with
+    one tells only its answer, so it counts for nothing unless the answer is yes."""
 
     evidence: Patterns
     acne: Patterns
@@ -87,6 +89,7 @@ class Narrowing:
     supporting: tuple[tuple[int, ...], ...]
     supporting_needed: int
     lab_words: frozenset[str]
+    yes_no_labels: frozenset[str]
 
     @property
     def patterns(self) -> tuple[Patterns, ...]:
@@ -107,16 +110,34 @@ def narrowing(kb: Knowledge) -> Narrowing:
     supporting, supporting_needed = _features(kb, "supporting", levels["moderate_supporting"])
     terms = list(dict.fromkeys(t for need in (*pillars, *supporting) for t in need))
     groups = list(dict.fromkeys(g for term in terms for g in term))
+    patterns = (
+        _patterns(kb, _closure(kb, evidence)),
+        _patterns(kb, _closure(kb, acne)),
+        *(_group_patterns(kb, g) for g in groups),
+    )
+    traced = frozenset().union(*(p.concepts for p in patterns))
     return Narrowing(
-        evidence=_patterns(kb, _closure(kb, evidence)),
-        acne=_patterns(kb, _closure(kb, acne)),
-        groups=tuple(_group_patterns(kb, g) for g in groups),
+        evidence=patterns[0],
+        acne=patterns[1],
+        groups=patterns[2:],
         terms=tuple(tuple(groups.index(g) for g in term) for term in terms),
         pillars=tuple(tuple(terms.index(t) for t in need) for need in pillars),
         pillars_needed=pillars_needed,
         supporting=tuple(tuple(terms.index(t) for t in need) for need in supporting),
         supporting_needed=supporting_needed,
         lab_words=frozenset(w for a in kb.analytes.values() for w in tokenize(a.label)),
+        yes_no_labels=_yes_no_labels(kb, traced),
+    )
+
+
+def _yes_no_labels(kb: Knowledge, traced: frozenset[str]) -> frozenset[str]:
+    """The exam labels whose Observation the ingest reads as its concept, present only when
+    the answer is yes (fhir/ingest.py), and otherwise as nothing the narrowing traces (a
+    label whose "histology done" is traced counts whatever the answer)."""
+    return frozenset(
+        label
+        for label, spec in kb.exam_labels.items()
+        if spec.get("field") == "boolean" and not traced & set(done_by_label(spec))
     )
 
 
