@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -100,12 +102,23 @@ def test_duckdb_worklist_agrees_with_the_engine_patient_by_patient(population: A
     assert worklist.summary.candidates < worklist.summary.patients
 
 
+_FORKED = """
+import datetime as dt, json, sys
+from calcinosis.screening import duck
+from calcinosis.screening.job import screen
+assert duck._may_fork()  # a fresh process, as the command line runs it: no other thread
+rows = screen(sys.argv[1], as_of=dt.date.fromisoformat(sys.argv[2]), workers=2).rows
+print(json.dumps([r.as_row() for r in rows]))
+"""
+
+
 def test_worker_processes_give_the_same_worklist(population: Any) -> None:
     folder, _ = population
-    alone = screen(folder, engine="duckdb", as_of=AS_OF, knowledge=KB, workers=1)
-    assert duck_engine._may_fork()  # nothing else runs: the workers are forked with the knowledge
-    forked = screen(folder, engine="duckdb", as_of=AS_OF, knowledge=KB, workers=2)
-    assert [r.as_row() for r in forked.rows] == [r.as_row() for r in alone.rows]
+    alone = [r.as_row() for r in screen(folder, as_of=AS_OF, knowledge=KB, workers=1).rows]
+    # forked workers, which share the knowledge loaded before the fork
+    run = [sys.executable, "-c", _FORKED, str(folder), AS_OF.isoformat()]
+    forked = subprocess.run(run, capture_output=True, text=True, check=True, timeout=300)
+    assert json.loads(forked.stdout) == alone
     # another thread running: the workers are spawned and load the knowledge themselves
     release = threading.Event()
     other = threading.Thread(target=release.wait)
@@ -116,7 +129,7 @@ def test_worker_processes_give_the_same_worklist(population: Any) -> None:
     finally:
         release.set()
         other.join()
-    assert [r.as_row() for r in spawned.rows] == [r.as_row() for r in alone.rows]
+    assert [r.as_row() for r in spawned.rows] == alone
 
 
 def test_spark_worklist_is_identical_to_duckdb(population: Any) -> None:
