@@ -189,6 +189,20 @@ def test_inline_labs_with_units_and_a_refused_unitless_value() -> None:
     assert labs["calcium"].finding.reference.startswith("DocumentReference/note1#")
 
 
+@pytest.mark.parametrize(
+    "written", ["adjusted calcium", "Adj Ca", "albumin-adjusted calcium", "corrected calcium"]
+)
+def test_an_adjusted_calcium_is_the_corrected_value_as_reported(written: str) -> None:
+    # the UK's "adjusted calcium" is already corrected for albumin: read as total calcium, it
+    # would be corrected a second time
+    note = f"Bloods: {written} 2.31 mmol/L, albumin 30 g/L."
+    labs = {
+        lab.analyte: lab for lab in case_from_bundle(with_note(Bundle(), note).build(), KB).labs
+    }
+    assert "calcium" not in labs
+    assert labs["calcium-corrected"].value == pytest.approx(2.31 * 40.078 / 10, rel=1e-3)
+
+
 def test_a_lab_report_wins_over_a_number_in_a_note() -> None:
     b = Bundle()
     b.lab("17861-6", "Calcium", 9.4, "mg/dL")
