@@ -11,6 +11,7 @@ import pytest
 
 import calcinosis
 from calcinosis.screening.engine import load_views
+from calcinosis.screening.judge import bundle_of
 from calcinosis.screening.narrowing import narrowing
 from calcinosis.screening.sof.compiler import compile_view
 from calcinosis.screening.sql import DUCKDB, grouped_sql, narrowing_steps
@@ -99,3 +100,13 @@ def test_only_patients_the_views_read_become_candidates() -> None:
     assert unkeyed is not None and unkeyed[0] > 0
     candidates = {p for (p,) in con.execute("SELECT patient FROM candidates").fetchall()}
     assert candidates == {"p1", "p-2.b", "p3", "p4", "p5"}
+
+
+def test_the_judge_gets_one_bundle_whatever_order_the_resources_were_gathered_in() -> None:
+    # neither engine orders its gathered lists: the judge does, so both judge the same Bundle
+    lines = _lines()
+    bundle = bundle_of(lines)
+    assert bundle_of(reversed(lines)) == bundle
+    assert [json.dumps(e["resource"]) for e in bundle["entry"]] == [
+        json.dumps(json.loads(line)) for line in sorted(lines)
+    ]

@@ -25,7 +25,7 @@ from calcinosis.screening.sql import DUCKDB, narrowing_steps
 KB = calcinosis.load_knowledge()
 N = narrowing(KB)
 VIEWS = load_views(KB)
-NARROWING_MEMBERS = narrowing_members(KB)
+NARROWING_MEMBERS = narrowing_members(VIEWS)
 CON = duckdb.connect()
 CON.execute("CREATE TABLE lines (resource VARCHAR)")
 FACTS = {}

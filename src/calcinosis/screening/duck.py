@@ -27,6 +27,7 @@ from calcinosis.screening.engine import (
     Progress,
     compile_facts,
     define_facts,
+    load_views,
     narrowing_members,
 )
 from calcinosis.screening.export import Export
@@ -114,8 +115,9 @@ def _run(
         sources[rtype] = f"src_{rtype}"
         # the views read only the resources that may tell the narrowing something
         telling[rtype] = sources[rtype] if rtype == "Patient" else f"telling_{rtype}"
-    compiled = compile_facts(job.knowledge, telling, "duckdb")
-    tested = narrowing_members(job.knowledge)
+    views = load_views(job.knowledge)
+    compiled = compile_facts(views, telling, "duckdb")
+    tested = narrowing_members(views)
     for rtype, view in compiled.items():
         if rtype != "Patient":
             query = telling_sql(paths[rtype], view.members, tested[rtype], narrow)

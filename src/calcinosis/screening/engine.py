@@ -82,23 +82,24 @@ def load_views(kb: Knowledge) -> dict[str, dict[str, Any]]:
 
 
 def compile_facts(
-    kb: Knowledge, sources: Mapping[str, str], dialect: str
+    views: Mapping[str, dict[str, Any]], sources: Mapping[str, str], dialect: str
 ) -> dict[str, CompiledView]:
-    """Each screening view compiled over its type's source relation, by resource type (types
-    without a source are left out)."""
+    """Each screening view (`load_views`) compiled over its type's source relation, by
+    resource type (types without a source are left out)."""
     return {
         rtype: compile_view(view, dialect, sources[rtype])
-        for rtype, view in load_views(kb).items()
+        for rtype, view in views.items()
         if rtype in sources
     }
 
 
-def narrowing_members(kb: Knowledge) -> dict[str, tuple[str, ...] | None]:
-    """Per resource type, the top-level members that its view's columns other than the patient
-    key read (None: the whole resource). A row's codes and words come from these alone, so a
-    test of the text that could flag it need read no more (not the patient's reference)."""
+def narrowing_members(views: Mapping[str, dict[str, Any]]) -> dict[str, tuple[str, ...] | None]:
+    """Per resource type, the top-level members that its view's (`load_views`) columns other
+    than the patient key read (None: the whole resource). A row's codes and words come from
+    these alone, so a test of the text that could flag it need read no more (not the patient's
+    reference)."""
     tested: dict[str, tuple[str, ...] | None] = {}
-    for rtype, view in load_views(kb).items():
+    for rtype, view in views.items():
         try:
             tested[rtype] = compile_view(_without_column(view, KEY_COLUMN), "duckdb", "s").members
         except ViewDefinitionError:  # the key alone (the patients' view): no codes or words

@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from calcinosis.core.knowledge import load_knowledge
-from calcinosis.screening.engine import Job, Judged, Progress, compile_facts, define_facts
+from calcinosis.screening.engine import (
+    Job,
+    Judged,
+    Progress,
+    compile_facts,
+    define_facts,
+    load_views,
+)
 from calcinosis.screening.export import Export
 from calcinosis.screening.judge import COLUMNS, LIST_COLUMNS, Verdict, judge_all
 from calcinosis.screening.narrowing import narrowing
@@ -41,7 +48,7 @@ def _run(spark: Any, export: Export, job: Job, progress: Progress) -> Judged:
         frame.createOrReplaceTempView(f"src_{rtype}")
         sources[rtype] = f"src_{rtype}"
     facts = define_facts(
-        compile_facts(job.knowledge, sources, "spark"),
+        compile_facts(load_views(job.knowledge), sources, "spark"),
         lambda name, sql: spark.sql(sql).createOrReplaceTempView(name),
     )
     steps = []

@@ -19,6 +19,7 @@ _MARKUP = "<[^>]*>|&[a-z0-9#]+;"
 _SAFE_LITERAL = re.compile(r"^[^'\\]*$")
 # The id in a reference to a Patient, as the views' getReferenceKey(Patient) reads it.
 _PATIENT_REFERENCE = REFERENCE.format(type="Patient")
+_PATIENT_PREFIX = "Patient/"  # the common relative form, cut without a regular expression
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +198,11 @@ def _keyed(dialect: Dialect, rtype: str, relation: str) -> str:
         f"coalesce({_json_text(dialect, 'resource', '$.subject.reference')}, "
         f"{_json_text(dialect, 'resource', '$.patient.reference')})"
     )
-    plain = dialect.starts_template.format(text="r", prefix=literal("Patient/"))
+    plain = dialect.starts_template.format(text="r", prefix=literal(_PATIENT_PREFIX))
     key = (
         f"CASE WHEN {plain} AND instr(r, '/_history') = 0 "
-        f"THEN substring(r, 9) ELSE regexp_extract(r, {literal(_PATIENT_REFERENCE)}, 1) END"
+        f"THEN substring(r, {len(_PATIENT_PREFIX) + 1}) "
+        f"ELSE regexp_extract(r, {literal(_PATIENT_REFERENCE)}, 1) END"
     )
     return (
         f"SELECT {key} AS patient, resource FROM "
